@@ -1,0 +1,23 @@
+//! siglens-engine: SigLIP 2 (fixed resolution, `SiglipModel`) inference in Candle,
+//! numerically matched to Hugging Face `transformers`. Platform-neutral: builds natively
+//! and for `wasm32-unknown-unknown` (+simd128) with no web dependencies.
+//!
+//! Modules, one job each: [`config`] (config files), [`preprocess`] (bytes → pixel values),
+//! [`tokenize`] (text → token ids), [`model`] (the network), [`weights`] (safetensors /
+//! GGUF, storage dtypes), [`scores`] (sigmoid scoring), [`pipeline`] (the API on top).
+
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod pipeline;
+pub mod preprocess;
+pub mod scores;
+pub mod tokenize;
+pub mod weights;
+
+pub use candle_core::Device;
+pub use error::{Error, Result};
+pub use model::TextMask;
+pub use pipeline::{LabelScore, LoadOptions, Siglip, Similarity};
+pub use tokenize::{TextOptions, DEFAULT_TEMPLATE};
+pub use weights::{ComputePolicy, ModelFiles, StorageDType};

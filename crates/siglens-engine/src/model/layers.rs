@@ -1,0 +1,242 @@
+//! Building blocks shared by both towers: linear (dense f32 or quantized), layer norm,
+//! multi-head attention, MLP, encoder.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{Device, Module, Tensor, D};
+
+use crate::config::Activation;
+use crate::error::{Error, Result};
+use crate::weights::{ComputePolicy, StoredTensor, WeightMap};
+
+/// Everything a layer needs to find and place its weights.
+pub struct Loader<'a> {
+    pub weights: &'a WeightMap,
+    pub policy: ComputePolicy,
+    pub device: &'a Device,
+}
+
+impl Loader<'_> {
+    pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.weights.f32(name, shape, self.device)
+    }
+
+    /// A linear layer `out x in` named `{prefix}.weight` / `{prefix}.bias`.
+    pub fn linear(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
+        let w = self.weights.get(&format!("{prefix}.weight"))?;
+        let bias = Some(self.f32(&format!("{prefix}.bias"), &[out_dim])?);
+        Linear::new(w, &format!("{prefix}.weight"), in_dim, out_dim, bias, self)
+    }
+
+    pub fn layer_norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            weight: self.f32(&format!("{prefix}.weight"), &[dim])?,
+            bias: self.f32(&format!("{prefix}.bias"), &[dim])?,
+            eps: eps as f32,
+        })
+    }
+}
+
+/// `y = x W^T + b`, on f32 weights stored transposed (`in x out`, contiguous: the faster
+/// layout for Candle's gemm) or on a quantized matrix when the policy keeps it.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    kind: LinearKind,
+    bias: Option<Tensor>,
+}
+
+#[derive(Debug, Clone)]
+enum LinearKind {
+    DenseT(Tensor),
+    Quant(QMatMul),
+}
+
+impl Linear {
+    pub fn new(
+        w: &StoredTensor,
+        name: &str,
+        in_dim: usize,
+        out_dim: usize,
+        bias: Option<Tensor>,
+        ld: &Loader,
+    ) -> Result<Self> {
+        let n: usize = w.dims().iter().product();
+        if n != in_dim * out_dim {
+            return Err(Error::Weights(format!("{name} has shape {:?}, expected [{out_dim}, {in_dim}]", w.dims())));
+        }
+        let kind = match w {
+            StoredTensor::Quant(q) if ld.policy.keeps_quantized(q.dtype()) && q.shape().dims() == [out_dim, in_dim] => {
+                LinearKind::Quant(QMatMul::from_arc(q.clone())?)
+            }
+            _ => LinearKind::DenseT(w.to_f32(ld.device)?.reshape((out_dim, in_dim))?.t()?.contiguous()?),
+        };
+        Ok(Self { kind, bias })
+    }
+
+    pub fn from_dense(w: Tensor, bias: Option<Tensor>) -> Result<Self> {
+        Ok(Self { kind: LinearKind::DenseT(w.t()?.contiguous()?), bias })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let in_dim = dims[dims.len() - 1];
+        let rows = x.elem_count() / in_dim;
+        let x2 = x.reshape((rows, in_dim))?;
+        let y = match &self.kind {
+            LinearKind::DenseT(wt) => x2.matmul(wt)?,
+            LinearKind::Quant(q) => q.forward(&x2)?,
+        };
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let mut out_dims = dims;
+        *out_dims.last_mut().expect("rank >= 1") = y.dim(1)?;
+        Ok(y.reshape(out_dims)?)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f32,
+}
+
+impl LayerNorm {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::layer_norm(&x.contiguous()?, &self.weight, &self.bias, self.eps)?)
+    }
+}
+
+fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
+    Ok(match act {
+        Activation::GeluPytorchTanh => x.gelu()?,
+        Activation::GeluErf => x.gelu_erf()?,
+        Activation::QuickGelu => (x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?,
+        Activation::Relu => x.relu()?,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    fc1: Linear,
+    fc2: Linear,
+    act: Activation,
+}
+
+impl Mlp {
+    pub fn load(ld: &Loader, prefix: &str, hidden: usize, inter: usize, act: Activation) -> Result<Self> {
+        Ok(Self {
+            fc1: ld.linear(&format!("{prefix}.fc1"), hidden, inter)?,
+            fc2: ld.linear(&format!("{prefix}.fc2"), inter, hidden)?,
+            act,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.fc2.forward(&activate(self.act, &self.fc1.forward(x)?)?)
+    }
+}
+
+/// Multi-head attention with separate q/k/v/out projections.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub out: Linear,
+    pub heads: usize,
+    pub head_dim: usize,
+}
+
+impl Attention {
+    pub fn load(ld: &Loader, prefix: &str, hidden: usize, heads: usize) -> Result<Self> {
+        Ok(Self {
+            q: ld.linear(&format!("{prefix}.q_proj"), hidden, hidden)?,
+            k: ld.linear(&format!("{prefix}.k_proj"), hidden, hidden)?,
+            v: ld.linear(&format!("{prefix}.v_proj"), hidden, hidden)?,
+            out: ld.linear(&format!("{prefix}.out_proj"), hidden, hidden)?,
+            heads,
+            head_dim: hidden / heads,
+        })
+    }
+
+    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, s, _) = x.dims3()?;
+        Ok(x.reshape((b, s, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()?)
+    }
+
+    /// `xq` attends to `xkv`. `mask` is additive, broadcastable to `(b, heads, sq, skv)`.
+    pub fn forward(&self, xq: &Tensor, xkv: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, sq, hidden) = xq.dims3()?;
+        let q = self.split_heads(&self.q.forward(xq)?)?;
+        let k = self.split_heads(&self.k.forward(xkv)?)?;
+        let v = self.split_heads(&self.v.forward(xkv)?)?;
+        let scale = (self.head_dim as f64).powf(-0.5);
+        let mut w = (q.matmul(&k.t()?)? * scale)?;
+        if let Some(m) = mask {
+            w = w.broadcast_add(m)?;
+        }
+        let w = candle_nn::ops::softmax_last_dim(&w)?;
+        let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, sq, hidden))?;
+        self.out.forward(&o)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderLayer {
+    ln1: LayerNorm,
+    attn: Attention,
+    ln2: LayerNorm,
+    mlp: Mlp,
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderSpec {
+    pub hidden: usize,
+    pub inter: usize,
+    pub heads: usize,
+    pub layers: usize,
+    pub eps: f64,
+    pub act: Activation,
+}
+
+/// Pre-norm transformer encoder (`{prefix}.layers.{i}`).
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    layers: Vec<EncoderLayer>,
+}
+
+impl Encoder {
+    pub fn load(ld: &Loader, prefix: &str, s: &EncoderSpec) -> Result<Self> {
+        let layers = (0..s.layers)
+            .map(|i| {
+                let p = format!("{prefix}.layers.{i}");
+                Ok(EncoderLayer {
+                    ln1: ld.layer_norm(&format!("{p}.layer_norm1"), s.hidden, s.eps)?,
+                    attn: Attention::load(ld, &format!("{p}.self_attn"), s.hidden, s.heads)?,
+                    ln2: ld.layer_norm(&format!("{p}.layer_norm2"), s.hidden, s.eps)?,
+                    mlp: Mlp::load(ld, &format!("{p}.mlp"), s.hidden, s.inter, s.act)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { layers })
+    }
+
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let mut x = x.clone();
+        for l in &self.layers {
+            let h = l.ln1.forward(&x)?;
+            x = (x + l.attn.forward(&h, &h, mask)?)?;
+            let h = l.ln2.forward(&x)?;
+            x = (x + l.mlp.forward(&h)?)?;
+        }
+        Ok(x)
+    }
+}
+
+/// Row-wise L2 normalisation.
+pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
+    let n = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
+    Ok(x.broadcast_div(&n)?)
+}

@@ -1,0 +1,80 @@
+//! The SigLIP model (SiglipModel in `transformers`): two towers and the sigmoid head.
+//! One implementation for f32 and quantized weights; see [`crate::weights::ComputePolicy`].
+
+mod layers;
+mod text;
+mod vision;
+
+pub use layers::l2_normalize;
+
+use candle_core::{Device, Tensor};
+
+use crate::config::SiglipConfig;
+use crate::error::Result;
+use crate::weights::{ComputePolicy, WeightMap};
+use layers::Loader;
+use text::TextTower;
+use vision::VisionTower;
+
+/// Whether the text tower receives the attention mask.
+///
+/// In `transformers`, `model(**processor(text=...))` and the zero-shot pipeline pass the
+/// mask exactly when the tokenizer returns one, i.e. when `tokenizer_config.json`'s
+/// `model_input_names` lists `attention_mask`. The SigLIP 2 Hub checkpoints list only
+/// `input_ids` (the converter's choice, matching big_vision, which never masks), so there
+/// every pad position is attended to. Other runtimes differ (transformers' newer
+/// `Siglip2Tokenizer` and some ONNX exports do pass a mask), and because the text tower
+/// pools the **last** position, which is a pad for short texts, the choice changes the
+/// vector. `Auto` (the default) does what `transformers` does for the checkpoint at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextMask {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+pub struct SiglipModel {
+    pub config: SiglipConfig,
+    vision: VisionTower,
+    text: TextTower,
+    logit_scale: f32,
+    logit_bias: f32,
+}
+
+impl SiglipModel {
+    pub fn load(config: &SiglipConfig, weights: &WeightMap, policy: ComputePolicy, device: &Device) -> Result<Self> {
+        let ld = Loader { weights, policy, device };
+        let scalar = |name: &str| -> Result<f32> { Ok(ld.f32(name, &[1])?.to_vec1::<f32>()?[0]) };
+        Ok(Self {
+            vision: VisionTower::load(&ld, &config.vision_config)?,
+            text: TextTower::load(&ld, &config.text_config)?,
+            logit_scale: scalar("logit_scale")?,
+            logit_bias: scalar("logit_bias")?,
+            config: config.clone(),
+        })
+    }
+
+    /// `(b, 3, s, s)` pixel values → image embeddings `(b, d)`, not normalised.
+    pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
+        self.vision.forward(pixels)
+    }
+
+    /// `(b, len)` ids (+ mask) → text embeddings `(b, d)`, not normalised.
+    pub fn text_features(&self, ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        self.text.forward(ids, mask)
+    }
+
+    /// `exp(logit_scale)`, multiplied into the cosine similarities.
+    pub fn scale(&self) -> f32 {
+        self.logit_scale.exp()
+    }
+
+    pub fn bias(&self) -> f32 {
+        self.logit_bias
+    }
+
+    pub fn device(&self) -> &Device {
+        self.vision.device()
+    }
+}

@@ -1,0 +1,87 @@
+//! SigLIP text tower: token + position embeddings, encoder (bidirectional, optionally
+//! masked), final layer norm, the **last** position as the pooled output, then the head.
+
+use candle_core::quantized::QTensor;
+use candle_core::{DType, Tensor};
+use std::sync::Arc;
+
+use super::layers::{Encoder, EncoderSpec, LayerNorm, Linear, Loader};
+use crate::config::TextConfig;
+use crate::error::{Error, Result};
+use crate::weights::StoredTensor;
+
+/// The token table is the largest tensor (256000 x 768 for base); when it is stored
+/// quantized it stays quantized and only the looked-up rows are dequantized.
+enum TokenTable {
+    Dense(Tensor),
+    Quant(Arc<QTensor>),
+}
+
+pub struct TextTower {
+    cfg: TextConfig,
+    tokens: TokenTable,
+    position: Tensor,
+    encoder: Encoder,
+    final_ln: LayerNorm,
+    head: Linear,
+}
+
+impl TextTower {
+    pub fn load(ld: &Loader, cfg: &TextConfig) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let p = "text_model";
+        let name = format!("{p}.embeddings.token_embedding.weight");
+        let tokens = match ld.weights.get(&name)? {
+            StoredTensor::Quant(q) if q.shape().dims() == [cfg.vocab_size, h] => TokenTable::Quant(q.clone()),
+            _ => TokenTable::Dense(ld.f32(&name, &[cfg.vocab_size, h])?),
+        };
+        let spec = EncoderSpec {
+            hidden: h,
+            inter: cfg.intermediate_size,
+            heads: cfg.num_attention_heads,
+            layers: cfg.num_hidden_layers,
+            eps: cfg.layer_norm_eps,
+            act: cfg.hidden_act,
+        };
+        Ok(Self {
+            tokens,
+            position: ld.f32(&format!("{p}.embeddings.position_embedding.weight"), &[cfg.max_position_embeddings, h])?,
+            encoder: Encoder::load(ld, &format!("{p}.encoder"), &spec)?,
+            final_ln: ld.layer_norm(&format!("{p}.final_layer_norm"), h, cfg.layer_norm_eps)?,
+            head: ld.linear(&format!("{p}.head"), h, cfg.projection_size())?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// `ids`: `(b, s)` u32; `mask`: optional `(b, s)` 1/0 attention mask. Returns `(b, proj)`.
+    pub fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, s) = ids.dims2()?;
+        if s > self.cfg.max_position_embeddings {
+            return Err(Error::Text(format!("{s} tokens, the model takes at most {}", self.cfg.max_position_embeddings)));
+        }
+        let max_id = ids.max_all()?.to_scalar::<u32>()? as usize;
+        if max_id >= self.cfg.vocab_size {
+            return Err(Error::Tokenizer(format!(
+                "token id {max_id} is outside the model's vocabulary of {} (tokenizer and weights do not match)",
+                self.cfg.vocab_size
+            )));
+        }
+        let x = match &self.tokens {
+            TokenTable::Dense(t) => t.embedding(&ids.flatten_all()?)?.reshape((b, s, self.cfg.hidden_size))?,
+            TokenTable::Quant(q) => q.embedding(ids)?,
+        };
+        let x = x.broadcast_add(&self.position.narrow(0, 0, s)?)?;
+        // transformers' _prepare_4d_attention_mask: 0 where attended, dtype min where not.
+        let additive = match mask {
+            Some(m) => {
+                let inv = (1.0 - m.to_dtype(DType::F32)?)?;
+                Some((inv * f64::from(f32::MIN))?.reshape((b, 1, 1, s))?)
+            }
+            None => None,
+        };
+        let x = self.encoder.forward(&x, additive.as_ref())?;
+        let x = self.final_ln.forward(&x)?;
+        let last = x.narrow(1, s - 1, 1)?.squeeze(1)?;
+        self.head.forward(&last)
+    }
+}

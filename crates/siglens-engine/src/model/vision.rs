@@ -1,0 +1,98 @@
+//! SigLIP vision tower: patch embedding (a strided conv, computed as a matmul over
+//! flattened patches), learned position embedding, encoder, post-layernorm and the
+//! attention-pooling head (one learned probe attends to all patches).
+
+use candle_core::{Device, Tensor};
+
+use super::layers::{Attention, Encoder, EncoderSpec, LayerNorm, Linear, Loader, Mlp};
+use crate::config::VisionConfig;
+use crate::error::{Error, Result};
+
+pub struct VisionTower {
+    cfg: VisionConfig,
+    patch: Linear,
+    position: Tensor,
+    encoder: Encoder,
+    post_ln: LayerNorm,
+    probe: Tensor,
+    head_attn: Attention,
+    head_ln: LayerNorm,
+    head_mlp: Mlp,
+}
+
+impl VisionTower {
+    pub fn load(ld: &Loader, cfg: &VisionConfig) -> Result<Self> {
+        if !cfg.vision_use_head {
+            return Err(Error::Unsupported("vision_use_head = false (no pooled image embedding)".into()));
+        }
+        let h = cfg.hidden_size;
+        let p = "vision_model";
+        let patch_in = cfg.num_channels * cfg.patch_size * cfg.patch_size;
+        let w = ld.weights.get(&format!("{p}.embeddings.patch_embedding.weight"))?;
+        let bias = ld.f32(&format!("{p}.embeddings.patch_embedding.bias"), &[h])?;
+        let patch = Linear::new(w, "patch_embedding.weight", patch_in, h, Some(bias), ld)?;
+        let spec = EncoderSpec {
+            hidden: h,
+            inter: cfg.intermediate_size,
+            heads: cfg.num_attention_heads,
+            layers: cfg.num_hidden_layers,
+            eps: cfg.layer_norm_eps,
+            act: cfg.hidden_act,
+        };
+        // nn.MultiheadAttention keeps q/k/v as one (3h, h) matrix; split it.
+        let hp = format!("{p}.head.attention");
+        let in_w = ld.f32(&format!("{hp}.in_proj_weight"), &[3 * h, h])?;
+        let in_b = ld.f32(&format!("{hp}.in_proj_bias"), &[3 * h])?;
+        let part = |i: usize| -> Result<Linear> {
+            Linear::from_dense(in_w.narrow(0, i * h, h)?, Some(in_b.narrow(0, i * h, h)?))
+        };
+        let head_attn = Attention {
+            q: part(0)?,
+            k: part(1)?,
+            v: part(2)?,
+            out: ld.linear(&format!("{hp}.out_proj"), h, h)?,
+            heads: cfg.num_attention_heads,
+            head_dim: h / cfg.num_attention_heads,
+        };
+        Ok(Self {
+            patch,
+            position: ld.f32(&format!("{p}.embeddings.position_embedding.weight"), &[cfg.num_patches(), h])?,
+            encoder: Encoder::load(ld, &format!("{p}.encoder"), &spec)?,
+            post_ln: ld.layer_norm(&format!("{p}.post_layernorm"), h, cfg.layer_norm_eps)?,
+            probe: ld.f32(&format!("{p}.head.probe"), &[1, 1, h])?,
+            head_attn,
+            head_ln: ld.layer_norm(&format!("{p}.head.layernorm"), h, cfg.layer_norm_eps)?,
+            head_mlp: Mlp::load(ld, &format!("{p}.head.mlp"), h, cfg.intermediate_size, cfg.hidden_act)?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// `pixels`: `(b, 3, size, size)` → pooled image features `(b, hidden)` (not normalised).
+    pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
+        let (b, c, hh, ww) = pixels.dims4()?;
+        let (s, p) = (self.cfg.image_size, self.cfg.patch_size);
+        if (c, hh, ww) != (self.cfg.num_channels, s, s) {
+            return Err(Error::Unsupported(format!("pixel values {c}x{hh}x{ww}, model expects 3x{s}x{s}")));
+        }
+        let g = s / p;
+        // (b, c, g, p, g, p) -> (b, g, g, c, p, p): each row is one patch in conv-kernel order.
+        let patches = pixels
+            .narrow(2, 0, g * p)?
+            .narrow(3, 0, g * p)?
+            .reshape((b, c, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .contiguous()?
+            .reshape((b, g * g, c * p * p))?;
+        let x = self.patch.forward(&patches)?.broadcast_add(&self.position)?;
+        let x = self.encoder.forward(&x, None)?;
+        let x = self.post_ln.forward(&x)?;
+        let probe = self.probe.broadcast_as((b, 1, self.cfg.hidden_size))?.contiguous()?;
+        let h = self.head_attn.forward(&probe, &x, None)?;
+        let h = (&h + self.head_mlp.forward(&self.head_ln.forward(&h)?)?)?;
+        Ok(h.squeeze(1)?)
+    }
+
+    pub fn device(&self) -> &Device {
+        self.position.device()
+    }
+}

@@ -1,0 +1,223 @@
+//! The engine's front door: a loaded model with its tokenizer and image processor, and the
+//! operations the CLI and the worker expose (embed, classify, similarity). Bad inputs are
+//! per-item errors; the rest of a batch goes on.
+
+use candle_core::{Device, Tensor};
+
+use crate::config::{PreprocessConfig, SiglipConfig};
+use crate::error::{Error, Result};
+use crate::model::{l2_normalize, SiglipModel, TextMask};
+use crate::preprocess::{preprocess_bytes, DecodeLimits, PixelValues};
+use crate::scores;
+use crate::tokenize::{TextOptions, TextTokenizer, TokenBatch, TokenizerSettings};
+use crate::weights::{ComputePolicy, ModelFiles};
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub policy: ComputePolicy,
+    pub device: Device,
+    pub text_mask: TextMask,
+    pub limits: DecodeLimits,
+    /// Images per forward pass (bounds memory; larger batches use the cores better).
+    pub batch_size: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            policy: ComputePolicy::default(),
+            device: Device::Cpu,
+            text_mask: TextMask::default(),
+            limits: DecodeLimits::default(),
+            batch_size: 8,
+        }
+    }
+}
+
+/// One label's score for one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelScore {
+    pub label: String,
+    pub score: f32,
+}
+
+/// Images x texts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Similarity {
+    pub logits: Vec<Vec<f32>>,
+    pub probs: Vec<Vec<f32>>,
+}
+
+pub struct Siglip {
+    pub config: SiglipConfig,
+    pub preprocess: PreprocessConfig,
+    pub tokenizer: TextTokenizer,
+    pub model: SiglipModel,
+    pub options: LoadOptions,
+    /// Bytes the weights occupy as stored (file / cache size, before any dequantization).
+    pub stored_bytes: usize,
+}
+
+impl Siglip {
+    pub fn load(files: ModelFiles, options: LoadOptions) -> Result<Self> {
+        let config = SiglipConfig::from_json(&files.config_json)?;
+        let image_size = config.vision_config.image_size;
+        let preprocess = match &files.preprocessor_json {
+            Some(j) => PreprocessConfig::from_json(j, image_size)?,
+            None => PreprocessConfig::siglip2(image_size),
+        };
+        let settings = match &files.tokenizer_config_json {
+            Some(j) => TokenizerSettings::from_json(j)?,
+            None => TokenizerSettings::default(),
+        };
+        let tokenizer = TextTokenizer::from_json(
+            files.tokenizer_json.as_bytes(),
+            config.text_config.max_position_embeddings,
+            settings,
+        )?;
+        if tokenizer.vocab_size() > config.text_config.vocab_size {
+            return Err(Error::Tokenizer(format!(
+                "tokenizer has {} tokens but the model's vocabulary is {}",
+                tokenizer.vocab_size(),
+                config.text_config.vocab_size
+            )));
+        }
+        let stored_bytes = files.weights.size_in_bytes();
+        let model = SiglipModel::load(&config, &files.weights, options.policy, &options.device)?;
+        Ok(Self { config, preprocess, tokenizer, model, options, stored_bytes })
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_path(path: &std::path::Path, options: LoadOptions) -> Result<Self> {
+        Self::load(crate::weights::load_model_path(path)?, options)
+    }
+
+    pub fn embedding_dim(&self) -> usize {
+        self.config.embedding_dim()
+    }
+
+    /// Decode + preprocess one encoded image file.
+    pub fn preprocess_image(&self, bytes: &[u8]) -> Result<PixelValues> {
+        preprocess_bytes(bytes, &self.preprocess, &self.options.limits)
+    }
+
+    /// L2-normalised embeddings of preprocessed images, batched.
+    pub fn embed_pixels(&self, pixels: &[PixelValues]) -> Result<Vec<Vec<f32>>> {
+        let s = self.config.vision_config.image_size;
+        let mut out = Vec::with_capacity(pixels.len());
+        for chunk in pixels.chunks(self.options.batch_size.max(1)) {
+            let mut data = Vec::with_capacity(chunk.len() * 3 * s * s);
+            for p in chunk {
+                if (p.height, p.width) != (s, s) || p.data.len() != 3 * s * s {
+                    return Err(Error::Unsupported(format!("pixel values are {}x{}, model expects {s}x{s}", p.width, p.height)));
+                }
+                data.extend_from_slice(&p.data);
+            }
+            let t = Tensor::from_vec(data, (chunk.len(), 3, s, s), self.model.device())?;
+            let e = l2_normalize(&self.model.image_features(&t)?)?;
+            out.extend(e.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    /// Embeds encoded image files; each gets its own result, a bad file never stops the rest.
+    pub fn embed_images(&self, files: &[&[u8]]) -> Vec<Result<Vec<f32>>> {
+        let mut results: Vec<Option<Result<Vec<f32>>>> = Vec::with_capacity(files.len());
+        let mut ok_idx = Vec::new();
+        let mut ok_px = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            match self.preprocess_image(f) {
+                Ok(p) => {
+                    ok_idx.push(i);
+                    ok_px.push(p);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        match self.embed_pixels(&ok_px) {
+            Ok(embs) => {
+                for (i, e) in ok_idx.into_iter().zip(embs) {
+                    results[i] = Some(Ok(e));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for i in ok_idx {
+                    results[i] = Some(Err(Error::Unsupported(format!("inference failed: {msg}"))));
+                }
+            }
+        }
+        results.into_iter().map(|r| r.expect("every slot filled")).collect()
+    }
+
+    /// Whether the text tower gets the attention mask (see [`TextMask`]).
+    pub fn uses_attention_mask(&self) -> bool {
+        match self.options.text_mask {
+            TextMask::Auto => self.tokenizer.settings.returns_attention_mask,
+            TextMask::Always => true,
+            TextMask::Never => false,
+        }
+    }
+
+    /// Token ids for final texts (no further lower-casing or templating).
+    pub fn tokenize(&self, texts: &[String]) -> Result<TokenBatch> {
+        self.tokenizer.encode(texts)
+    }
+
+    /// L2-normalised embeddings of already-tokenized texts.
+    pub fn embed_tokens(&self, batch: &TokenBatch) -> Result<Vec<Vec<f32>>> {
+        let (n, len) = (batch.rows(), batch.len);
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let dev = self.model.device();
+        let ids = Tensor::from_slice(&batch.ids, (n, len), dev)?;
+        let mask = if self.uses_attention_mask() {
+            Some(Tensor::from_slice(&batch.attention_mask, (n, len), dev)?)
+        } else {
+            None
+        };
+        let mut out = Vec::with_capacity(n);
+        // Text batches are cheap per row; 64 rows at a time bounds the attention buffers.
+        for start in (0..n).step_by(64) {
+            let rows = (n - start).min(64);
+            let i = ids.narrow(0, start, rows)?;
+            let m = mask.as_ref().map(|m| m.narrow(0, start, rows)).transpose()?;
+            let e = l2_normalize(&self.model.text_features(&i, m.as_ref())?)?;
+            out.extend(e.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    /// Embeds raw texts (lower-cased per `opts`, no template).
+    pub fn embed_texts(&self, texts: &[&str], opts: &TextOptions) -> Result<Vec<Vec<f32>>> {
+        let finals: Vec<String> = texts.iter().map(|t| opts.finish(t)).collect();
+        self.embed_tokens(&self.tokenize(&finals)?)
+    }
+
+    /// Embeds classification labels through the prompt template.
+    pub fn embed_labels(&self, labels: &[&str], opts: &TextOptions) -> Result<Vec<Vec<f32>>> {
+        if labels.is_empty() {
+            return Err(Error::Text("no labels given".into()));
+        }
+        let prompts = labels.iter().map(|l| opts.label_prompt(l)).collect::<Result<Vec<_>>>()?;
+        self.embed_tokens(&self.tokenize(&prompts)?)
+    }
+
+    /// Logits and sigmoid probabilities, rows = images, columns = texts.
+    pub fn similarity(&self, images: &[Vec<f32>], texts: &[Vec<f32>]) -> Similarity {
+        let logits = scores::logits(images, texts, self.model.scale(), self.model.bias());
+        let probs = scores::probs(&logits);
+        Similarity { logits, probs }
+    }
+
+    /// Sigmoid score of every label for one image embedding, sorted high to low.
+    pub fn rank_labels(&self, image: &[f32], labels: &[&str], label_embs: &[Vec<f32>]) -> Vec<LabelScore> {
+        let p = self.similarity(&[image.to_vec()], label_embs).probs.remove(0);
+        let mut v: Vec<LabelScore> =
+            labels.iter().zip(p).map(|(l, s)| LabelScore { label: l.to_string(), score: s }).collect();
+        v.sort_by(|a, b| b.score.total_cmp(&a.score));
+        v
+    }
+}

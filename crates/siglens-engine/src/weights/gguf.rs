@@ -1,0 +1,86 @@
+//! Our single-file model format: GGUF whose metadata also carries `config.json`,
+//! `preprocessor_config.json` and `tokenizer.json`, so one file is a whole model.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, Write};
+use std::sync::Arc;
+
+use candle_core::quantized::{gguf_file, GgmlDType};
+use candle_core::Device;
+
+use super::storage::quantize_for_storage;
+use super::{ModelFiles, StorageDType, StoredTensor, WeightMap};
+use crate::error::{Error, Result};
+
+pub const GGUF_ARCH: &str = "siglip";
+const KEY_ARCH: &str = "general.architecture";
+const KEY_VERSION: &str = "siglens.format_version";
+const KEY_CONFIG: &str = "siglens.config_json";
+const KEY_PREPROCESSOR: &str = "siglens.preprocessor_config_json";
+const KEY_TOKENIZER: &str = "siglens.tokenizer_json";
+const KEY_TOKENIZER_CONFIG: &str = "siglens.tokenizer_config_json";
+const KEY_DTYPE: &str = "siglens.storage_dtype";
+const FORMAT_VERSION: u32 = 1;
+
+/// Writes `files` as one GGUF with weights stored as `dtype`.
+pub fn write_gguf<W: Write + Seek>(w: &mut W, files: &ModelFiles, dtype: StorageDType) -> Result<()> {
+    let tensors = quantize_for_storage(&files.weights, dtype)?;
+    let s = |v: &str| gguf_file::Value::String(v.to_string());
+    let mut meta = vec![
+        (KEY_ARCH, s(GGUF_ARCH)),
+        (KEY_VERSION, gguf_file::Value::U32(FORMAT_VERSION)),
+        (KEY_DTYPE, s(dtype.name())),
+        (KEY_CONFIG, s(&files.config_json)),
+        (KEY_TOKENIZER, s(&files.tokenizer_json)),
+    ];
+    if let Some(p) = &files.preprocessor_json {
+        meta.push((KEY_PREPROCESSOR, s(p)));
+    }
+    if let Some(p) = &files.tokenizer_config_json {
+        meta.push((KEY_TOKENIZER_CONFIG, s(p)));
+    }
+    let meta_refs: Vec<(&str, &gguf_file::Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
+    let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> =
+        tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    gguf_file::write(w, &meta_refs, &tensor_refs).map_err(|e| Error::Weights(format!("writing GGUF: {e}")))?;
+    Ok(())
+}
+
+/// Reads a GGUF written by [`write_gguf`]. f32/f16 tensors become dense f32; quantized
+/// tensors stay quantized (the model decides whether to dequantize).
+pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
+    let content = gguf_file::Content::read(r).map_err(|e| Error::Weights(format!("not a valid GGUF file: {e}")))?;
+    let text = |key: &str| -> Result<Option<String>> {
+        match content.metadata.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .to_string()
+                .map(|s| Some(s.clone()))
+                .map_err(|_| Error::Weights(format!("GGUF metadata {key} is not a string"))),
+        }
+    };
+    match text(KEY_ARCH)? {
+        Some(a) if a == GGUF_ARCH => {}
+        other => {
+            return Err(Error::Weights(format!(
+                "GGUF architecture is {other:?}, expected \"{GGUF_ARCH}\" (make one with `siglens quantize`)"
+            )))
+        }
+    }
+    let config_json = text(KEY_CONFIG)?.ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_CONFIG}")))?;
+    let tokenizer_json = text(KEY_TOKENIZER)?.ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_TOKENIZER}")))?;
+    let preprocessor_json = text(KEY_PREPROCESSOR)?;
+    let tokenizer_config_json = text(KEY_TOKENIZER_CONFIG)?;
+    let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
+    for name in content.tensor_infos.keys() {
+        let q = content
+            .tensor(r, name, &Device::Cpu)
+            .map_err(|e| Error::Weights(format!("GGUF tensor {name}: {e}")))?;
+        let t = match q.dtype() {
+            GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => StoredTensor::Dense(q.dequantize(&Device::Cpu)?),
+            _ => StoredTensor::Quant(Arc::new(q)),
+        };
+        tensors.insert(name.clone(), t);
+    }
+    Ok(ModelFiles { config_json, preprocessor_json, tokenizer_json, tokenizer_config_json, weights: WeightMap::new(tensors) })
+}

@@ -1,0 +1,131 @@
+//! Where weights come from and how they are kept: Hugging Face safetensors (f32/f16/bf16)
+//! or our single-file GGUF, held dense (f32) or quantized, by tensor name.
+
+mod gguf;
+mod safetensors;
+mod storage;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use candle_core::quantized::QTensor;
+use candle_core::{DType, Device, Tensor};
+
+pub use self::gguf::{read_gguf, write_gguf, GGUF_ARCH};
+pub use self::safetensors::{load_safetensors_bytes, load_safetensors_file};
+pub use self::storage::{quantize_for_storage, ComputePolicy, StorageDType};
+
+use crate::error::{Error, Result};
+
+/// One named tensor as stored.
+#[derive(Debug, Clone)]
+pub enum StoredTensor {
+    Dense(Tensor),
+    Quant(Arc<QTensor>),
+}
+
+impl StoredTensor {
+    pub fn dims(&self) -> &[usize] {
+        match self {
+            Self::Dense(t) => t.dims(),
+            Self::Quant(q) => q.shape().dims(),
+        }
+    }
+
+    /// f32 copy (dequantizing if needed).
+    pub fn to_f32(&self, device: &Device) -> Result<Tensor> {
+        Ok(match self {
+            Self::Dense(t) => t.to_dtype(DType::F32)?.to_device(device)?,
+            Self::Quant(q) => q.dequantize(device)?,
+        })
+    }
+
+    pub fn size_in_bytes(&self) -> usize {
+        match self {
+            Self::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
+            Self::Quant(q) => q.storage_size_in_bytes(),
+        }
+    }
+}
+
+/// All tensors of a checkpoint, by their `transformers` names.
+#[derive(Debug, Default, Clone)]
+pub struct WeightMap {
+    tensors: HashMap<String, StoredTensor>,
+}
+
+impl WeightMap {
+    pub fn new(tensors: HashMap<String, StoredTensor>) -> Self {
+        Self { tensors }
+    }
+
+    pub fn get(&self, name: &str) -> Result<&StoredTensor> {
+        self.tensors
+            .get(name)
+            .ok_or_else(|| Error::Weights(format!("tensor {name} is missing")))
+    }
+
+    /// A dense f32 tensor with the expected shape.
+    pub fn f32(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
+        let t = self.get(name)?;
+        let dims = t.dims();
+        let n: usize = dims.iter().product();
+        if n != shape.iter().product::<usize>() {
+            return Err(Error::Weights(format!("tensor {name} has shape {dims:?}, expected {shape:?}")));
+        }
+        Ok(t.to_f32(device)?.reshape(shape)?)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.tensors.keys()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &StoredTensor)> {
+        self.tensors.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    pub fn size_in_bytes(&self) -> usize {
+        self.tensors.values().map(StoredTensor::size_in_bytes).sum()
+    }
+
+    /// Storage dtype histogram, e.g. for `siglens info`.
+    pub fn dtype_summary(&self) -> Vec<(String, usize, usize)> {
+        let mut m: HashMap<String, (usize, usize)> = HashMap::new();
+        for t in self.tensors.values() {
+            let k = match t {
+                StoredTensor::Dense(t) => format!("{:?}", t.dtype()).to_lowercase(),
+                StoredTensor::Quant(q) => format!("{:?}", q.dtype()).to_lowercase(),
+            };
+            let e = m.entry(k).or_default();
+            e.0 += 1;
+            e.1 += t.size_in_bytes();
+        }
+        let mut v: Vec<_> = m.into_iter().map(|(k, (n, b))| (k, n, b)).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Everything one model needs, whatever file(s) it came from.
+pub struct ModelFiles {
+    pub config_json: String,
+    /// Absent in some checkpoints; SigLIP 2 defaults apply then.
+    pub preprocessor_json: Option<String>,
+    pub tokenizer_json: String,
+    /// `tokenizer_config.json`: padding side and whether an attention mask is produced.
+    pub tokenizer_config_json: Option<String>,
+    pub weights: WeightMap,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod dir;
+#[cfg(not(target_arch = "wasm32"))]
+pub use dir::load_model_path;

@@ -1,0 +1,165 @@
+//! Storage dtypes (what goes in the file / cache) and the compute policy (what the
+//! matmuls run on). Quantized storage must not force slow compute: see [`ComputePolicy`].
+
+use std::str::FromStr;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::Tensor;
+
+use super::{StoredTensor, WeightMap};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageDType {
+    F32,
+    F16,
+    Q8_0,
+    Q4_0,
+    Q4K,
+}
+
+impl FromStr for StorageDType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "f32" => Self::F32,
+            "f16" => Self::F16,
+            "q8_0" | "q8" => Self::Q8_0,
+            "q4_0" => Self::Q4_0,
+            "q4k" | "q4_k" => Self::Q4K,
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "storage dtype {other:?} (choose f32, f16, q8_0, q4_0 or q4k)"
+                )))
+            }
+        })
+    }
+}
+
+impl StorageDType {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Q8_0 => "q8_0",
+            Self::Q4_0 => "q4_0",
+            Self::Q4K => "q4k",
+        }
+    }
+
+    fn ggml(self) -> GgmlDType {
+        match self {
+            Self::F32 => GgmlDType::F32,
+            Self::F16 => GgmlDType::F16,
+            Self::Q8_0 => GgmlDType::Q8_0,
+            Self::Q4_0 => GgmlDType::Q4_0,
+            Self::Q4K => GgmlDType::Q4K,
+        }
+    }
+}
+
+/// Tensors kept in f32 whatever the storage dtype: tiny, and precision-sensitive.
+fn keep_f32(name: &str, dims: &[usize]) -> bool {
+    dims.len() < 2
+        || name.contains("position_embedding")
+        || name.contains("probe")
+        || name.contains("norm")
+        || name.contains("logit_")
+}
+
+/// The storage shape: the patch-embedding conv kernel is stored as the (out, in) matrix it is.
+fn storage_shape(name: &str, dims: &[usize]) -> Vec<usize> {
+    if name.ends_with("patch_embedding.weight") && dims.len() == 4 {
+        vec![dims[0], dims[1] * dims[2] * dims[3]]
+    } else {
+        dims.to_vec()
+    }
+}
+
+/// The dtype a tensor is stored in: the target when its rows fit the block size, else the
+/// next finer format that fits (q4k needs rows divisible by 256, q4_0/q8_0 by 32).
+fn pick(target: GgmlDType, row: usize) -> GgmlDType {
+    let chain: &[GgmlDType] = match target {
+        GgmlDType::Q4K => &[GgmlDType::Q4K, GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F16],
+        GgmlDType::Q4_0 => &[GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F16],
+        GgmlDType::Q8_0 => &[GgmlDType::Q8_0, GgmlDType::F16],
+        other => return other,
+    };
+    *chain.iter().find(|d| row % d.block_size() == 0).unwrap_or(&GgmlDType::F16)
+}
+
+/// Converts every tensor to its storage form for `dtype`, ready to write.
+pub fn quantize_for_storage(weights: &WeightMap, dtype: StorageDType) -> Result<Vec<(String, QTensor)>> {
+    let mut names: Vec<&String> = weights.names().collect();
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let t = weights.get(name)?;
+        let dims = storage_shape(name, t.dims());
+        let ggml = if keep_f32(name, &dims) { GgmlDType::F32 } else { pick(dtype.ggml(), dims[dims.len() - 1]) };
+        let q = match t {
+            StoredTensor::Quant(q) if q.dtype() == ggml => {
+                QTensor::new(candle_core::quantized::QStorage::from_data(q.data()?, &candle_core::Device::Cpu, ggml)?, dims)?
+            }
+            _ => {
+                let f: Tensor = t.to_f32(&candle_core::Device::Cpu)?.reshape(dims)?;
+                QTensor::quantize(&f, ggml)?
+            }
+        };
+        out.push((name.clone(), q));
+    }
+    Ok(out)
+}
+
+/// Which quantized weights the linear layers compute on directly; all others are
+/// dequantized to f32 once at load. Measured (shared/TOOLCHAIN.md, BENCHMARKS.md): in
+/// wasm every Candle quantized matmul is 2-4x slower than f32 at SigLIP's shapes; natively
+/// q4k is as fast as f32 while q8_0/q4_0 are ~4x slower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComputePolicy {
+    pub quantized_q4k: bool,
+    pub quantized_q8_0: bool,
+    pub quantized_q4_0: bool,
+}
+
+impl ComputePolicy {
+    pub fn for_this_platform() -> Self {
+        let native = !cfg!(target_arch = "wasm32");
+        Self { quantized_q4k: native, quantized_q8_0: false, quantized_q4_0: false }
+    }
+
+    /// Everything dequantized to f32 (reference numerics).
+    pub fn all_f32() -> Self {
+        Self { quantized_q4k: false, quantized_q8_0: false, quantized_q4_0: false }
+    }
+
+    pub fn keeps_quantized(&self, dtype: GgmlDType) -> bool {
+        match dtype {
+            GgmlDType::Q4K => self.quantized_q4k,
+            GgmlDType::Q8_0 => self.quantized_q8_0,
+            GgmlDType::Q4_0 => self.quantized_q4_0,
+            _ => false,
+        }
+    }
+}
+
+impl Default for ComputePolicy {
+    fn default() -> Self {
+        Self::for_this_platform()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dtype_fallback_follows_block_sizes() {
+        assert_eq!(pick(GgmlDType::Q4K, 768), GgmlDType::Q4K);
+        assert_eq!(pick(GgmlDType::Q4K, 64), GgmlDType::Q4_0);
+        assert_eq!(pick(GgmlDType::Q8_0, 48), GgmlDType::F16);
+        assert_eq!(pick(GgmlDType::F16, 7), GgmlDType::F16);
+        assert!("q9".parse::<StorageDType>().is_err());
+        assert_eq!("Q8_0".parse::<StorageDType>().unwrap(), StorageDType::Q8_0);
+    }
+}
