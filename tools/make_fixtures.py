@@ -130,7 +130,7 @@ def build_model(name, spec, vocab, tok_dir):
     with torch.no_grad():
         for n, p in model.named_parameters():
             if p.dim() >= 2 and "embedding" not in n:
-                p.mul_(3.0)
+                p.mul_(1.5)
     out = os.path.join(FIX, "models", name)
     os.makedirs(out, exist_ok=True)
     image_processor = SiglipImageProcessor(

@@ -136,11 +136,9 @@ fn end_to_end_from_image_files() {
         for (i, n) in r.strs("images").iter().enumerate() {
             let c = cosine(&embs[i], &want[i]);
             eprintln!("[{name}] e2e {n:28} cos {c:.7}");
-            // JPEG: zune-jpeg (image crate) and libjpeg-turbo (PIL) round chroma upsampling
-            // and the IDCT differently (±1 level on 4:2:0 files); these random fixture
-            // models amplify that far more than trained weights do. Tracked in the issue note.
-            let min = if n.ends_with(".jpg") { 0.99 } else { 0.9999 };
-            assert!(c >= min, "{name} {n}: {c}");
+            // JPEG pixels differ by a level here and there (zune-jpeg vs libjpeg-turbo
+            // chroma upsampling / IDCT rounding); the bar still holds.
+            assert!(c >= 0.9999, "{name} {n}: {c}");
         }
         let labels = r.strs("labels");
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
