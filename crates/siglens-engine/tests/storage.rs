@@ -56,7 +56,8 @@ fn storage_dtypes_stay_close_to_f32() {
     let cases = [
         (StorageDType::F16, ComputePolicy::all_f32(), 0.9999),
         (StorageDType::Q8_0, ComputePolicy::all_f32(), 0.999),
-        (StorageDType::Q8_0, ComputePolicy { quantized_q8_0: true, ..ComputePolicy::all_f32() }, 0.999),
+        // Candle's q8_0 matmul also quantizes the activations; not the default policy.
+        (StorageDType::Q8_0, ComputePolicy { quantized_q8_0: true, ..ComputePolicy::all_f32() }, 0.998),
         // 4-bit on 32..64-wide random matrices is coarse; these bars only catch breakage.
         // Base-architecture figures are in BENCHMARKS.md.
         (StorageDType::Q4_0, ComputePolicy::all_f32(), 0.85),
