@@ -60,8 +60,8 @@ fn storage_dtypes_stay_close_to_f32() {
         (StorageDType::Q8_0, ComputePolicy { quantized_q8_0: true, ..ComputePolicy::all_f32() }, 0.998),
         // 4-bit on 32..64-wide random matrices is coarse; these bars only catch breakage.
         // Base-architecture figures are in BENCHMARKS.md.
-        (StorageDType::Q4_0, ComputePolicy::all_f32(), 0.85),
-        (StorageDType::Q4K, ComputePolicy::for_this_platform(), 0.85),
+        (StorageDType::Q4_0, ComputePolicy::all_f32(), 0.8),
+        (StorageDType::Q4K, ComputePolicy::for_this_platform(), 0.8),
     ];
     for name in MODELS {
         let r = Reference::load(name);
