@@ -139,8 +139,8 @@ impl VisionConfig {
 
 impl SiglipConfig {
     pub fn from_json(json: &str) -> Result<Self> {
-        let cfg: Self = serde_json::from_str(json)
-            .map_err(|e| Error::Config(format!("config.json: {e}")))?;
+        let cfg: Self =
+            serde_json::from_str(json).map_err(|e| Error::Config(format!("config.json: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -168,16 +168,43 @@ impl SiglipConfig {
         let t = &self.text_config;
         let v = &self.vision_config;
         let checks = [
-            (t.hidden_size == 0 || t.num_attention_heads == 0, "text hidden_size/heads must be > 0"),
-            (t.hidden_size % t.num_attention_heads.max(1) != 0, "text hidden_size must be divisible by num_attention_heads"),
-            (v.hidden_size == 0 || v.num_attention_heads == 0, "vision hidden_size/heads must be > 0"),
-            (v.hidden_size % v.num_attention_heads.max(1) != 0, "vision hidden_size must be divisible by num_attention_heads"),
-            (v.patch_size == 0 || v.image_size < v.patch_size, "vision patch_size must be in 1..=image_size"),
-            (v.image_size > 4096, "vision image_size above 4096 is not supported"),
-            (t.max_position_embeddings == 0 || t.max_position_embeddings > 4096, "text max_position_embeddings must be in 1..=4096"),
+            (
+                t.hidden_size == 0 || t.num_attention_heads == 0,
+                "text hidden_size/heads must be > 0",
+            ),
+            (
+                t.hidden_size % t.num_attention_heads.max(1) != 0,
+                "text hidden_size must be divisible by num_attention_heads",
+            ),
+            (
+                v.hidden_size == 0 || v.num_attention_heads == 0,
+                "vision hidden_size/heads must be > 0",
+            ),
+            (
+                v.hidden_size % v.num_attention_heads.max(1) != 0,
+                "vision hidden_size must be divisible by num_attention_heads",
+            ),
+            (
+                v.patch_size == 0 || v.image_size < v.patch_size,
+                "vision patch_size must be in 1..=image_size",
+            ),
+            (
+                v.image_size > 4096,
+                "vision image_size above 4096 is not supported",
+            ),
+            (
+                t.max_position_embeddings == 0 || t.max_position_embeddings > 4096,
+                "text max_position_embeddings must be in 1..=4096",
+            ),
             (t.vocab_size == 0, "text vocab_size must be > 0"),
-            (t.projection_size() != v.hidden_size, "text projection_size must equal vision hidden_size"),
-            (v.num_channels != 3, "only 3-channel (RGB) vision models are supported"),
+            (
+                t.projection_size() != v.hidden_size,
+                "text projection_size must equal vision hidden_size",
+            ),
+            (
+                v.num_channels != 3,
+                "only 3-channel (RGB) vision models are supported",
+            ),
         ];
         for (bad, msg) in checks {
             if bad {
@@ -208,7 +235,11 @@ impl ResampleFilter {
             3 => Self::Bicubic,
             4 => Self::Box,
             5 => Self::Hamming,
-            other => return Err(Error::Config(format!("unknown PIL resample filter {other}"))),
+            other => {
+                return Err(Error::Config(format!(
+                    "unknown PIL resample filter {other}"
+                )))
+            }
         })
     }
     pub fn pil_code(self) -> i64 {
@@ -295,15 +326,30 @@ impl PreprocessConfig {
         let d = Self::siglip2(image_size);
         let (height, width) = match raw.size {
             None => (d.height, d.width),
-            Some(RawSize { height: Some(h), width: Some(w), .. }) => (h, w),
-            Some(RawSize { shortest_edge: Some(s), .. }) => (s, s),
-            Some(_) => return Err(Error::Config("preprocessor size needs height and width".into())),
+            Some(RawSize {
+                height: Some(h),
+                width: Some(w),
+                ..
+            }) => (h, w),
+            Some(RawSize {
+                shortest_edge: Some(s),
+                ..
+            }) => (s, s),
+            Some(_) => {
+                return Err(Error::Config(
+                    "preprocessor size needs height and width".into(),
+                ))
+            }
         };
         let cfg = Self {
             do_resize: raw.do_resize.unwrap_or(d.do_resize),
             height,
             width,
-            resample: raw.resample.map(ResampleFilter::from_pil).transpose()?.unwrap_or(d.resample),
+            resample: raw
+                .resample
+                .map(ResampleFilter::from_pil)
+                .transpose()?
+                .unwrap_or(d.resample),
             do_rescale: raw.do_rescale.unwrap_or(d.do_rescale),
             rescale_factor: raw.rescale_factor.unwrap_or(d.rescale_factor),
             do_normalize: raw.do_normalize.unwrap_or(d.do_normalize),

@@ -84,7 +84,14 @@ impl Siglip {
         }
         let stored_bytes = files.weights.size_in_bytes();
         let model = SiglipModel::load(&config, &files.weights, options.policy, &options.device)?;
-        Ok(Self { config, preprocess, tokenizer, model, options, stored_bytes })
+        Ok(Self {
+            config,
+            preprocess,
+            tokenizer,
+            model,
+            options,
+            stored_bytes,
+        })
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -109,7 +116,10 @@ impl Siglip {
             let mut data = Vec::with_capacity(chunk.len() * 3 * s * s);
             for p in chunk {
                 if (p.height, p.width) != (s, s) || p.data.len() != 3 * s * s {
-                    return Err(Error::Unsupported(format!("pixel values are {}x{}, model expects {s}x{s}", p.width, p.height)));
+                    return Err(Error::Unsupported(format!(
+                        "pixel values are {}x{}, model expects {s}x{s}",
+                        p.width, p.height
+                    )));
                 }
                 data.extend_from_slice(&p.data);
             }
@@ -148,7 +158,10 @@ impl Siglip {
                 }
             }
         }
-        results.into_iter().map(|r| r.expect("every slot filled")).collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every slot filled"))
+            .collect()
     }
 
     /// Whether the text tower gets the attention mask (see [`TextMask`]).
@@ -183,7 +196,10 @@ impl Siglip {
         for start in (0..n).step_by(64) {
             let rows = (n - start).min(64);
             let i = ids.narrow(0, start, rows)?;
-            let m = mask.as_ref().map(|m| m.narrow(0, start, rows)).transpose()?;
+            let m = mask
+                .as_ref()
+                .map(|m| m.narrow(0, start, rows))
+                .transpose()?;
             let e = l2_normalize(&self.model.text_features(&i, m.as_ref())?)?;
             out.extend(e.to_vec2::<f32>()?);
         }
@@ -201,7 +217,10 @@ impl Siglip {
         if labels.is_empty() {
             return Err(Error::Text("no labels given".into()));
         }
-        let prompts = labels.iter().map(|l| opts.label_prompt(l)).collect::<Result<Vec<_>>>()?;
+        let prompts = labels
+            .iter()
+            .map(|l| opts.label_prompt(l))
+            .collect::<Result<Vec<_>>>()?;
         self.embed_tokens(&self.tokenize(&prompts)?)
     }
 
@@ -213,10 +232,24 @@ impl Siglip {
     }
 
     /// Sigmoid score of every label for one image embedding, sorted high to low.
-    pub fn rank_labels(&self, image: &[f32], labels: &[&str], label_embs: &[Vec<f32>]) -> Vec<LabelScore> {
-        let p = self.similarity(&[image.to_vec()], label_embs).probs.remove(0);
-        let mut v: Vec<LabelScore> =
-            labels.iter().zip(p).map(|(l, s)| LabelScore { label: l.to_string(), score: s }).collect();
+    pub fn rank_labels(
+        &self,
+        image: &[f32],
+        labels: &[&str],
+        label_embs: &[Vec<f32>],
+    ) -> Vec<LabelScore> {
+        let p = self
+            .similarity(&[image.to_vec()], label_embs)
+            .probs
+            .remove(0);
+        let mut v: Vec<LabelScore> = labels
+            .iter()
+            .zip(p)
+            .map(|(l, s)| LabelScore {
+                label: l.to_string(),
+                score: s,
+            })
+            .collect();
         v.sort_by(|a, b| b.score.total_cmp(&a.score));
         v
     }

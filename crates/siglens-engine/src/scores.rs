@@ -30,11 +30,17 @@ pub fn l2_normalized(v: &[f32]) -> Vec<f32> {
 
 /// Rows = images, columns = texts; embeddings must already be L2-normalised.
 pub fn logits(images: &[Vec<f32>], texts: &[Vec<f32>], scale: f32, bias: f32) -> Vec<Vec<f32>> {
-    images.iter().map(|i| texts.iter().map(|t| dot(i, t) * scale + bias).collect()).collect()
+    images
+        .iter()
+        .map(|i| texts.iter().map(|t| dot(i, t) * scale + bias).collect())
+        .collect()
 }
 
 pub fn probs(logits: &[Vec<f32>]) -> Vec<Vec<f32>> {
-    logits.iter().map(|r| r.iter().map(|&l| sigmoid(l)).collect()).collect()
+    logits
+        .iter()
+        .map(|r| r.iter().map(|&l| sigmoid(l)).collect())
+        .collect()
 }
 
 #[cfg(test)]

@@ -20,7 +20,10 @@ pub struct TextOptions {
 
 impl Default for TextOptions {
     fn default() -> Self {
-        Self { lowercase: true, template: DEFAULT_TEMPLATE.into() }
+        Self {
+            lowercase: true,
+            template: DEFAULT_TEMPLATE.into(),
+        }
     }
 }
 
@@ -31,7 +34,10 @@ impl TextOptions {
             return Err(Error::Text("label is empty".into()));
         }
         if !self.template.contains("{}") {
-            return Err(Error::Text(format!("template {:?} has no {{}} placeholder for the label", self.template)));
+            return Err(Error::Text(format!(
+                "template {:?} has no {{}} placeholder for the label",
+                self.template
+            )));
         }
         Ok(self.finish(&self.template.replacen("{}", label, 1)))
     }
@@ -74,26 +80,36 @@ impl Default for TokenizerSettings {
     /// What transformers' SigLIP 2 converter wrote for the Hub checkpoints: right padding
     /// and `model_input_names = ["input_ids"]` (no mask, as in big_vision).
     fn default() -> Self {
-        Self { pad_left: false, returns_attention_mask: false }
+        Self {
+            pad_left: false,
+            returns_attention_mask: false,
+        }
     }
 }
 
 impl TokenizerSettings {
     pub fn from_json(json: &str) -> Result<Self> {
-        let v: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| Error::Tokenizer(format!("tokenizer_config.json: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::Tokenizer(format!("tokenizer_config.json: {e}")))?;
         let d = Self::default();
         let pad_left = match v.get("padding_side").and_then(|s| s.as_str()) {
             Some("left") => true,
             Some("right") => false,
-            Some(other) => return Err(Error::Tokenizer(format!("tokenizer_config.json: padding_side {other:?}"))),
+            Some(other) => {
+                return Err(Error::Tokenizer(format!(
+                    "tokenizer_config.json: padding_side {other:?}"
+                )))
+            }
             None => d.pad_left,
         };
         let returns_attention_mask = match v.get("model_input_names").and_then(|s| s.as_array()) {
             Some(names) => names.iter().any(|n| n.as_str() == Some("attention_mask")),
             None => d.returns_attention_mask,
         };
-        Ok(Self { pad_left, returns_attention_mask })
+        Ok(Self {
+            pad_left,
+            returns_attention_mask,
+        })
     }
 }
 
@@ -107,19 +123,27 @@ pub struct TextTokenizer {
 impl TextTokenizer {
     /// `len` is the model's `max_position_embeddings` (64 for SigLIP 2).
     pub fn from_json(json: &[u8], len: usize, settings: TokenizerSettings) -> Result<Self> {
-        let mut tokenizer =
-            Tokenizer::from_bytes(json).map_err(|e| Error::Tokenizer(format!("tokenizer.json: {e}")))?;
+        let mut tokenizer = Tokenizer::from_bytes(json)
+            .map_err(|e| Error::Tokenizer(format!("tokenizer.json: {e}")))?;
         let pad_id = tokenizer
             .get_padding()
             .map(|p| p.pad_id)
             .or_else(|| tokenizer.token_to_id("<pad>"))
             .ok_or_else(|| Error::Tokenizer("tokenizer.json defines no <pad> token".into()))?;
         tokenizer
-            .with_truncation(Some(TruncationParams { max_length: len, ..Default::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length: len,
+                ..Default::default()
+            }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         // We pad ourselves, to exactly `len`, whatever the file says.
         tokenizer.with_padding(None);
-        Ok(Self { tokenizer, pad_id, len, settings })
+        Ok(Self {
+            tokenizer,
+            pad_id,
+            len,
+            settings,
+        })
     }
 
     pub fn pad_id(&self) -> u32 {
@@ -143,10 +167,12 @@ impl TextTokenizer {
         let mut ids = Vec::with_capacity(texts.len() * self.len);
         let mut attention_mask = Vec::with_capacity(texts.len() * self.len);
         for text in texts {
-            let enc = self
-                .tokenizer
-                .encode(text.as_str(), true)
-                .map_err(|e| Error::Tokenizer(format!("cannot tokenize {:?}: {e}", truncate_for_message(text))))?;
+            let enc = self.tokenizer.encode(text.as_str(), true).map_err(|e| {
+                Error::Tokenizer(format!(
+                    "cannot tokenize {:?}: {e}",
+                    truncate_for_message(text)
+                ))
+            })?;
             let n = enc.get_ids().len().min(self.len);
             let pads = self.len - n;
             if self.settings.pad_left {
@@ -160,7 +186,11 @@ impl TextTokenizer {
                 attention_mask.extend(std::iter::repeat_n(0, pads));
             }
         }
-        Ok(TokenBatch { len: self.len, ids, attention_mask })
+        Ok(TokenBatch {
+            len: self.len,
+            ids,
+            attention_mask,
+        })
     }
 }
 
@@ -178,8 +208,17 @@ mod tests {
 
     #[test]
     fn tokenizer_config_decides_padding_side_and_mask() {
-        let s = TokenizerSettings::from_json(r#"{"padding_side":"left","model_input_names":["input_ids","attention_mask"]}"#).unwrap();
-        assert_eq!(s, TokenizerSettings { pad_left: true, returns_attention_mask: true });
+        let s = TokenizerSettings::from_json(
+            r#"{"padding_side":"left","model_input_names":["input_ids","attention_mask"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            TokenizerSettings {
+                pad_left: true,
+                returns_attention_mask: true
+            }
+        );
         let s = TokenizerSettings::from_json(r#"{"model_input_names":["input_ids"]}"#).unwrap();
         assert_eq!(s, TokenizerSettings::default());
         assert!(TokenizerSettings::from_json(r#"{"padding_side":"middle"}"#).is_err());
@@ -189,10 +228,20 @@ mod tests {
     fn template_and_lowercase() {
         let o = TextOptions::default();
         assert_eq!(o.label_prompt("Cat").unwrap(), "this is a photo of cat.");
-        let o = TextOptions { lowercase: false, ..Default::default() };
+        let o = TextOptions {
+            lowercase: false,
+            ..Default::default()
+        };
         assert_eq!(o.label_prompt("Cat").unwrap(), "This is a photo of Cat.");
-        assert!(o.label_prompt("  ").unwrap_err().to_string().contains("label is empty"));
-        let o = TextOptions { template: "no slot".into(), ..Default::default() };
+        assert!(o
+            .label_prompt("  ")
+            .unwrap_err()
+            .to_string()
+            .contains("label is empty"));
+        let o = TextOptions {
+            template: "no slot".into(),
+            ..Default::default()
+        };
         assert!(o.label_prompt("cat").is_err());
     }
 }

@@ -9,7 +9,10 @@ use siglens_engine::preprocess::PixelValues;
 use siglens_engine::{ComputePolicy, LoadOptions, TextMask, TextOptions};
 
 fn f32_opts() -> LoadOptions {
-    LoadOptions { policy: ComputePolicy::all_f32(), ..Default::default() }
+    LoadOptions {
+        policy: ComputePolicy::all_f32(),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -20,26 +23,54 @@ fn token_ids_match_exactly() {
         // Prompts: our template + lower-casing must produce the very strings transformers saw.
         let labels = r.strs("labels");
         let opts = TextOptions::default();
-        let prompts: Vec<String> = labels.iter().map(|l| opts.label_prompt(l).unwrap()).collect();
+        let prompts: Vec<String> = labels
+            .iter()
+            .map(|l| opts.label_prompt(l).unwrap())
+            .collect();
         assert_eq!(prompts, r.strs("prompts"), "{name}: template/lower-casing");
         let b = m.tokenize(&prompts).unwrap();
-        assert_eq!(b.ids.chunks(64).map(<[u32]>::to_vec).collect::<Vec<_>>(), r.mat_u32("prompt_input_ids"), "{name}");
+        assert_eq!(
+            b.ids.chunks(64).map(<[u32]>::to_vec).collect::<Vec<_>>(),
+            r.mat_u32("prompt_input_ids"),
+            "{name}"
+        );
         // Raw texts: empty, unicode, RTL, emoji, control characters, over-long (truncation keeps eos).
         let raw = m.tokenize(&r.strs("raw_texts")).unwrap();
-        assert_eq!(raw.ids.chunks(64).map(<[u32]>::to_vec).collect::<Vec<_>>(), r.mat_u32("raw_input_ids"), "{name}");
         assert_eq!(
-            raw.attention_mask.chunks(64).map(<[u32]>::to_vec).collect::<Vec<_>>(),
+            raw.ids.chunks(64).map(<[u32]>::to_vec).collect::<Vec<_>>(),
+            r.mat_u32("raw_input_ids"),
+            "{name}"
+        );
+        assert_eq!(
+            raw.attention_mask
+                .chunks(64)
+                .map(<[u32]>::to_vec)
+                .collect::<Vec<_>>(),
             r.mat_u32("raw_attention_mask"),
             "{name}"
         );
         // Lower-casing off: the cased prompts.
-        let cased = TextOptions { lowercase: false, ..Default::default() };
-        let p: Vec<String> = labels.iter().map(|l| cased.label_prompt(l).unwrap()).collect();
+        let cased = TextOptions {
+            lowercase: false,
+            ..Default::default()
+        };
+        let p: Vec<String> = labels
+            .iter()
+            .map(|l| cased.label_prompt(l).unwrap())
+            .collect();
         assert_eq!(p, r.strs("cased_prompts"));
         let b = m.tokenize(&p).unwrap();
-        assert_eq!(b.ids.chunks(64).map(<[u32]>::to_vec).collect::<Vec<_>>(), r.mat_u32("cased_input_ids"), "{name}");
+        assert_eq!(
+            b.ids.chunks(64).map(<[u32]>::to_vec).collect::<Vec<_>>(),
+            r.mat_u32("cased_input_ids"),
+            "{name}"
+        );
         assert_eq!(m.tokenizer.pad_id(), 0);
-        assert_eq!(m.uses_attention_mask(), r.json["text_model_got_attention_mask"].as_bool().unwrap(), "{name}");
+        assert_eq!(
+            m.uses_attention_mask(),
+            r.json["text_model_got_attention_mask"].as_bool().unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -51,10 +82,17 @@ fn pixel_values_match_pil_processor() {
         let (mut worst_max, mut worst_mean) = (0f32, 0f32);
         let mut failures = Vec::new();
         for (i, img) in r.strs("images").iter().enumerate() {
-            let px = m.preprocess_image(&std::fs::read(r.image_path(i)).unwrap()).unwrap_or_else(|e| panic!("{img}: {e}"));
+            let px = m
+                .preprocess_image(&std::fs::read(r.image_path(i)).unwrap())
+                .unwrap_or_else(|e| panic!("{img}: {e}"));
             let want = r.pixels_of(i);
             assert_eq!(px.data.len(), want.len());
-            let diffs: Vec<f32> = px.data.iter().zip(want).map(|(a, b)| (a - b).abs()).collect();
+            let diffs: Vec<f32> = px
+                .data
+                .iter()
+                .zip(want)
+                .map(|(a, b)| (a - b).abs())
+                .collect();
             let max = diffs.iter().cloned().fold(0.0, f32::max);
             let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
             eprintln!("[{name}] pixels {img:28} max {max:.5} mean {mean:.6}");
@@ -72,7 +110,11 @@ fn pixel_values_match_pil_processor() {
 fn ref_pixels(r: &Reference) -> Vec<PixelValues> {
     let s = r.image_size();
     (0..r.strs("images").len())
-        .map(|i| PixelValues { height: s, width: s, data: r.pixels_of(i).to_vec() })
+        .map(|i| PixelValues {
+            height: s,
+            width: s,
+            data: r.pixels_of(i).to_vec(),
+        })
         .collect()
 }
 
@@ -99,7 +141,9 @@ fn embeddings_and_probabilities_match_from_reference_inputs() {
         assert!(img_cos >= 0.99999, "{name}: image cosine {img_cos}");
         assert!(txt_cos >= 0.99999, "{name}: text cosine {txt_cos}");
         assert!(dp <= 1e-4, "{name}: probs {dp}");
-        assert!((m.model.scale().ln() - r.json["logit_scale"].as_f64().unwrap() as f32).abs() < 1e-6);
+        assert!(
+            (m.model.scale().ln() - r.json["logit_scale"].as_f64().unwrap() as f32).abs() < 1e-6
+        );
     }
 }
 
@@ -109,9 +153,21 @@ fn attention_mask_option_reproduces_both_transformers_paths() {
         let r = Reference::load(name);
         let raw = r.strs("raw_texts");
         let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
-        let keep_case = TextOptions { lowercase: false, ..Default::default() };
-        for (mask, key) in [(TextMask::Always, "raw_text_embeds_masked"), (TextMask::Never, "raw_text_embeds_unmasked")] {
-            let m = load(name, LoadOptions { text_mask: mask, ..f32_opts() });
+        let keep_case = TextOptions {
+            lowercase: false,
+            ..Default::default()
+        };
+        for (mask, key) in [
+            (TextMask::Always, "raw_text_embeds_masked"),
+            (TextMask::Never, "raw_text_embeds_unmasked"),
+        ] {
+            let m = load(
+                name,
+                LoadOptions {
+                    text_mask: mask,
+                    ..f32_opts()
+                },
+            );
             let e = m.embed_texts(&raw, &keep_case).unwrap();
             let c = min_cosine(&e, &r.mat_f32(key));
             eprintln!("[{name}] {mask:?} raw text cos min {c:.7}");
@@ -120,7 +176,10 @@ fn attention_mask_option_reproduces_both_transformers_paths() {
         // And the two really differ, so a wrong choice cannot pass.
         let a = r.mat_f32("raw_text_embeds_masked");
         let b = r.mat_f32("raw_text_embeds_unmasked");
-        assert!(min_cosine(&a, &b) < 0.999, "{name}: mask makes no difference; fixture is too weak");
+        assert!(
+            min_cosine(&a, &b) < 0.999,
+            "{name}: mask makes no difference; fixture is too weak"
+        );
     }
 }
 
@@ -129,9 +188,15 @@ fn end_to_end_from_image_files() {
     for name in MODELS {
         let r = Reference::load(name);
         let m = load(name, f32_opts());
-        let files: Vec<Vec<u8>> = (0..r.strs("images").len()).map(|i| std::fs::read(r.image_path(i)).unwrap()).collect();
+        let files: Vec<Vec<u8>> = (0..r.strs("images").len())
+            .map(|i| std::fs::read(r.image_path(i)).unwrap())
+            .collect();
         let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-        let embs: Vec<Vec<f32>> = m.embed_images(&refs).into_iter().map(|e| e.unwrap()).collect();
+        let embs: Vec<Vec<f32>> = m
+            .embed_images(&refs)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .collect();
         let want = r.mat_f32("image_embeds");
         for (i, n) in r.strs("images").iter().enumerate() {
             let c = cosine(&embs[i], &want[i]);
@@ -154,15 +219,30 @@ fn classification_matches_zero_shot_pipeline() {
         let r = Reference::load(name);
         let m = load(name, f32_opts());
         let p = &r.json["pipeline"];
-        let labels: Vec<String> = p["labels"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
+        let labels: Vec<String> = p["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().into())
+            .collect();
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        let opts = TextOptions { template: p["hypothesis_template"].as_str().unwrap().into(), ..Default::default() };
+        let opts = TextOptions {
+            template: p["hypothesis_template"].as_str().unwrap().into(),
+            ..Default::default()
+        };
         let txt = m.embed_labels(&labels, &opts).unwrap();
         for (i, expected) in p["results"].as_array().unwrap().iter().enumerate() {
-            let img = m.embed_images(&[&std::fs::read(r.image_path(i)).unwrap()]).remove(0).unwrap();
+            let img = m
+                .embed_images(&[&std::fs::read(r.image_path(i)).unwrap()])
+                .remove(0)
+                .unwrap();
             let got = m.rank_labels(&img, &labels, &txt);
             for (g, e) in got.iter().zip(expected.as_array().unwrap()) {
-                assert_eq!(g.label, e["label"].as_str().unwrap(), "{name} image {i}: order");
+                assert_eq!(
+                    g.label,
+                    e["label"].as_str().unwrap(),
+                    "{name} image {i}: order"
+                );
                 let d = (g.score - e["score"].as_f64().unwrap() as f32).abs();
                 assert!(d <= 1e-3, "{name} image {i} {}: {d}", g.label);
             }

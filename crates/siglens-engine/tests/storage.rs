@@ -13,18 +13,28 @@ use siglens_engine::weights::{load_model_path, read_gguf, write_gguf};
 use siglens_engine::{ComputePolicy, LoadOptions, Siglip, StorageDType, TextOptions};
 
 fn opts(policy: ComputePolicy) -> LoadOptions {
-    LoadOptions { policy, ..Default::default() }
+    LoadOptions {
+        policy,
+        ..Default::default()
+    }
 }
 
 /// Image embeddings from the reference pixels and label embeddings.
 fn embed(m: &Siglip, r: &Reference) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let s = r.image_size();
     let px: Vec<PixelValues> = (0..r.strs("images").len())
-        .map(|i| PixelValues { height: s, width: s, data: r.pixels_of(i).to_vec() })
+        .map(|i| PixelValues {
+            height: s,
+            width: s,
+            data: r.pixels_of(i).to_vec(),
+        })
         .collect();
     let labels = r.strs("labels");
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-    (m.embed_pixels(&px).unwrap(), m.embed_labels(&labels, &TextOptions::default()).unwrap())
+    (
+        m.embed_pixels(&px).unwrap(),
+        m.embed_labels(&labels, &TextOptions::default()).unwrap(),
+    )
 }
 
 fn gguf_bytes(name: &str, dtype: StorageDType) -> Vec<u8> {
@@ -46,7 +56,10 @@ fn gguf_f32_roundtrip_is_lossless_and_self_contained() {
         assert_eq!(g.uses_attention_mask(), dir_model.uses_attention_mask());
         assert_eq!(g.preprocess, dir_model.preprocess);
         let (a, b) = (embed(&dir_model, &r), embed(&g, &r));
-        assert_eq!(a, b, "{name}: f32 GGUF must reproduce the safetensors model exactly");
+        assert_eq!(
+            a, b,
+            "{name}: f32 GGUF must reproduce the safetensors model exactly"
+        );
     }
 }
 
@@ -57,7 +70,14 @@ fn storage_dtypes_stay_close_to_f32() {
         (StorageDType::F16, ComputePolicy::all_f32(), 0.9999),
         (StorageDType::Q8_0, ComputePolicy::all_f32(), 0.999),
         // Candle's q8_0 matmul also quantizes the activations; not the default policy.
-        (StorageDType::Q8_0, ComputePolicy { quantized_q8_0: true, ..ComputePolicy::all_f32() }, 0.998),
+        (
+            StorageDType::Q8_0,
+            ComputePolicy {
+                quantized_q8_0: true,
+                ..ComputePolicy::all_f32()
+            },
+            0.998,
+        ),
         // 4-bit on 32..64-wide random matrices is coarse; these bars only catch breakage.
         // Base-architecture figures are in BENCHMARKS.md.
         (StorageDType::Q4_0, ComputePolicy::all_f32(), 0.8),
@@ -70,10 +90,14 @@ fn storage_dtypes_stay_close_to_f32() {
         let f32_size = gguf_bytes(name, StorageDType::F32).len();
         for (dtype, policy, min) in cases {
             let bytes = gguf_bytes(name, dtype);
-            let m = Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+            let m =
+                Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
             let (qi, qt) = embed(&m, &r);
             let (ci, ct) = (min_cosine(&qi, &fi), min_cosine(&qt, &ft));
-            let dp = max_abs_diff(&m.similarity(&qi, &qt).probs, &f32_model.similarity(&fi, &ft).probs);
+            let dp = max_abs_diff(
+                &m.similarity(&qi, &qt).probs,
+                &f32_model.similarity(&fi, &ft).probs,
+            );
             eprintln!(
                 "[{name}] {:5} quantized-compute={:5} bytes {:8} ({:.2}x of f32) image cos min {ci:.6} text cos min {ct:.6} probs max|d| {dp:.4}",
                 dtype.name(),
@@ -81,9 +105,16 @@ fn storage_dtypes_stay_close_to_f32() {
                 bytes.len(),
                 bytes.len() as f64 / f32_size as f64
             );
-            assert!(ci >= min && ct >= min, "{name} {dtype:?}: image {ci} text {ct} < {min}");
+            assert!(
+                ci >= min && ct >= min,
+                "{name} {dtype:?}: image {ci} text {ct} < {min}"
+            );
             if dtype != StorageDType::F16 {
-                assert!(bytes.len() < f32_size / 2, "{name} {dtype:?}: {} bytes is not smaller", bytes.len());
+                assert!(
+                    bytes.len() < f32_size / 2,
+                    "{name} {dtype:?}: {} bytes is not smaller",
+                    bytes.len()
+                );
             }
         }
     }
@@ -94,13 +125,25 @@ fn half_precision_safetensors_load_as_f32() {
     let r = Reference::load("tiny48");
     let f32_model = load("tiny48", opts(ComputePolicy::all_f32()));
     let (fi, ft) = embed(&f32_model, &r);
-    let st = candle_core::safetensors::load(model_dir("tiny48").join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    let st = candle_core::safetensors::load(
+        model_dir("tiny48").join("model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
     for dtype in [DType::F16, DType::BF16] {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"] {
+        for f in [
+            "config.json",
+            "preprocessor_config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+        ] {
             std::fs::copy(model_dir("tiny48").join(f), dir.path().join(f)).unwrap();
         }
-        let half: HashMap<String, Tensor> = st.iter().map(|(k, v)| (k.clone(), v.to_dtype(dtype).unwrap())).collect();
+        let half: HashMap<String, Tensor> = st
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_dtype(dtype).unwrap()))
+            .collect();
         candle_core::safetensors::save(&half, dir.path().join("model.safetensors")).unwrap();
         let m = Siglip::load_path(dir.path(), opts(ComputePolicy::all_f32())).unwrap();
         let (hi, ht) = embed(&m, &r);
@@ -114,12 +157,27 @@ fn half_precision_safetensors_load_as_f32() {
 fn broken_model_files_give_clear_errors() {
     let bytes = gguf_bytes("tiny48", StorageDType::Q8_0);
     let truncated = &bytes[..bytes.len() / 2];
-    let e = read_gguf(&mut Cursor::new(truncated)).err().expect("truncated GGUF must fail");
+    let e = read_gguf(&mut Cursor::new(truncated))
+        .err()
+        .expect("truncated GGUF must fail");
     assert!(e.to_string().contains("GGUF"), "{e}");
-    let e = read_gguf(&mut Cursor::new(b"not a gguf file at all".to_vec())).err().unwrap();
+    let e = read_gguf(&mut Cursor::new(b"not a gguf file at all".to_vec()))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("not a valid GGUF"), "{e}");
-    let e = siglens_engine::weights::load_safetensors_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage").err();
+    let e = siglens_engine::weights::load_safetensors_bytes(
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage",
+    )
+    .err();
     assert!(e.is_some());
-    let missing = Siglip::load_path(std::path::Path::new("/nonexistent/model"), LoadOptions::default()).err().unwrap();
-    assert!(missing.to_string().contains("/nonexistent/model"), "{missing}");
+    let missing = Siglip::load_path(
+        std::path::Path::new("/nonexistent/model"),
+        LoadOptions::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        missing.to_string().contains("/nonexistent/model"),
+        "{missing}"
+    );
 }

@@ -61,19 +61,33 @@ impl Linear {
     ) -> Result<Self> {
         let n: usize = w.dims().iter().product();
         if n != in_dim * out_dim {
-            return Err(Error::Weights(format!("{name} has shape {:?}, expected [{out_dim}, {in_dim}]", w.dims())));
+            return Err(Error::Weights(format!(
+                "{name} has shape {:?}, expected [{out_dim}, {in_dim}]",
+                w.dims()
+            )));
         }
         let kind = match w {
-            StoredTensor::Quant(q) if ld.policy.keeps_quantized(q.dtype()) && q.shape().dims() == [out_dim, in_dim] => {
+            StoredTensor::Quant(q)
+                if ld.policy.keeps_quantized(q.dtype())
+                    && q.shape().dims() == [out_dim, in_dim] =>
+            {
                 LinearKind::Quant(QMatMul::from_arc(q.clone())?)
             }
-            _ => LinearKind::DenseT(w.to_f32(ld.device)?.reshape((out_dim, in_dim))?.t()?.contiguous()?),
+            _ => LinearKind::DenseT(
+                w.to_f32(ld.device)?
+                    .reshape((out_dim, in_dim))?
+                    .t()?
+                    .contiguous()?,
+            ),
         };
         Ok(Self { kind, bias })
     }
 
     pub fn from_dense(w: Tensor, bias: Option<Tensor>) -> Result<Self> {
-        Ok(Self { kind: LinearKind::DenseT(w.t()?.contiguous()?), bias })
+        Ok(Self {
+            kind: LinearKind::DenseT(w.t()?.contiguous()?),
+            bias,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -104,7 +118,12 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::layer_norm(&x.contiguous()?, &self.weight, &self.bias, self.eps)?)
+        Ok(candle_nn::ops::layer_norm(
+            &x.contiguous()?,
+            &self.weight,
+            &self.bias,
+            self.eps,
+        )?)
     }
 }
 
@@ -125,7 +144,13 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn load(ld: &Loader, prefix: &str, hidden: usize, inter: usize, act: Activation) -> Result<Self> {
+    pub fn load(
+        ld: &Loader,
+        prefix: &str,
+        hidden: usize,
+        inter: usize,
+        act: Activation,
+    ) -> Result<Self> {
         Ok(Self {
             fc1: ld.linear(&format!("{prefix}.fc1"), hidden, inter)?,
             fc2: ld.linear(&format!("{prefix}.fc2"), inter, hidden)?,
@@ -134,7 +159,8 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.fc2.forward(&activate(self.act, &self.fc1.forward(x)?)?)
+        self.fc2
+            .forward(&activate(self.act, &self.fc1.forward(x)?)?)
     }
 }
 
@@ -163,7 +189,9 @@ impl Attention {
 
     fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
         let (b, s, _) = x.dims3()?;
-        Ok(x.reshape((b, s, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()?)
+        Ok(x.reshape((b, s, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?)
     }
 
     /// `xq` attends to `xkv`. `mask` is additive, broadcastable to `(b, heads, sq, skv)`.

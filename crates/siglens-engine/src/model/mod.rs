@@ -43,8 +43,17 @@ pub struct SiglipModel {
 }
 
 impl SiglipModel {
-    pub fn load(config: &SiglipConfig, weights: &WeightMap, policy: ComputePolicy, device: &Device) -> Result<Self> {
-        let ld = Loader { weights, policy, device };
+    pub fn load(
+        config: &SiglipConfig,
+        weights: &WeightMap,
+        policy: ComputePolicy,
+        device: &Device,
+    ) -> Result<Self> {
+        let ld = Loader {
+            weights,
+            policy,
+            device,
+        };
         let scalar = |name: &str| -> Result<f32> { Ok(ld.f32(name, &[1])?.to_vec1::<f32>()?[0]) };
         Ok(Self {
             vision: VisionTower::load(&ld, &config.vision_config)?,

@@ -32,7 +32,9 @@ impl TextTower {
         let p = "text_model";
         let name = format!("{p}.embeddings.token_embedding.weight");
         let tokens = match ld.weights.get(&name)? {
-            StoredTensor::Quant(q) if q.shape().dims() == [cfg.vocab_size, h] => TokenTable::Quant(q.clone()),
+            StoredTensor::Quant(q) if q.shape().dims() == [cfg.vocab_size, h] => {
+                TokenTable::Quant(q.clone())
+            }
             _ => TokenTable::Dense(ld.f32(&name, &[cfg.vocab_size, h])?),
         };
         let spec = EncoderSpec {
@@ -45,7 +47,10 @@ impl TextTower {
         };
         Ok(Self {
             tokens,
-            position: ld.f32(&format!("{p}.embeddings.position_embedding.weight"), &[cfg.max_position_embeddings, h])?,
+            position: ld.f32(
+                &format!("{p}.embeddings.position_embedding.weight"),
+                &[cfg.max_position_embeddings, h],
+            )?,
             encoder: Encoder::load(ld, &format!("{p}.encoder"), &spec)?,
             final_ln: ld.layer_norm(&format!("{p}.final_layer_norm"), h, cfg.layer_norm_eps)?,
             head: ld.linear(&format!("{p}.head"), h, cfg.projection_size())?,
@@ -57,7 +62,10 @@ impl TextTower {
     pub fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, s) = ids.dims2()?;
         if s > self.cfg.max_position_embeddings {
-            return Err(Error::Text(format!("{s} tokens, the model takes at most {}", self.cfg.max_position_embeddings)));
+            return Err(Error::Text(format!(
+                "{s} tokens, the model takes at most {}",
+                self.cfg.max_position_embeddings
+            )));
         }
         let max_id = ids.max_all()?.to_scalar::<u32>()? as usize;
         if max_id >= self.cfg.vocab_size {
@@ -67,7 +75,10 @@ impl TextTower {
             )));
         }
         let x = match &self.tokens {
-            TokenTable::Dense(t) => t.embedding(&ids.flatten_all()?)?.reshape((b, s, self.cfg.hidden_size))?,
+            TokenTable::Dense(t) => {
+                t.embedding(&ids.flatten_all()?)?
+                    .reshape((b, s, self.cfg.hidden_size))?
+            }
             TokenTable::Quant(q) => q.embedding(ids)?,
         };
         let x = x.broadcast_add(&self.position.narrow(0, 0, s)?)?;

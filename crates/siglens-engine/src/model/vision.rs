@@ -23,12 +23,16 @@ pub struct VisionTower {
 impl VisionTower {
     pub fn load(ld: &Loader, cfg: &VisionConfig) -> Result<Self> {
         if !cfg.vision_use_head {
-            return Err(Error::Unsupported("vision_use_head = false (no pooled image embedding)".into()));
+            return Err(Error::Unsupported(
+                "vision_use_head = false (no pooled image embedding)".into(),
+            ));
         }
         let h = cfg.hidden_size;
         let p = "vision_model";
         let patch_in = cfg.num_channels * cfg.patch_size * cfg.patch_size;
-        let w = ld.weights.get(&format!("{p}.embeddings.patch_embedding.weight"))?;
+        let w = ld
+            .weights
+            .get(&format!("{p}.embeddings.patch_embedding.weight"))?;
         let bias = ld.f32(&format!("{p}.embeddings.patch_embedding.bias"), &[h])?;
         let patch = Linear::new(w, "patch_embedding.weight", patch_in, h, Some(bias), ld)?;
         let spec = EncoderSpec {
@@ -56,13 +60,22 @@ impl VisionTower {
         };
         Ok(Self {
             patch,
-            position: ld.f32(&format!("{p}.embeddings.position_embedding.weight"), &[cfg.num_patches(), h])?,
+            position: ld.f32(
+                &format!("{p}.embeddings.position_embedding.weight"),
+                &[cfg.num_patches(), h],
+            )?,
             encoder: Encoder::load(ld, &format!("{p}.encoder"), &spec)?,
             post_ln: ld.layer_norm(&format!("{p}.post_layernorm"), h, cfg.layer_norm_eps)?,
             probe: ld.f32(&format!("{p}.head.probe"), &[1, 1, h])?,
             head_attn,
             head_ln: ld.layer_norm(&format!("{p}.head.layernorm"), h, cfg.layer_norm_eps)?,
-            head_mlp: Mlp::load(ld, &format!("{p}.head.mlp"), h, cfg.intermediate_size, cfg.hidden_act)?,
+            head_mlp: Mlp::load(
+                ld,
+                &format!("{p}.head.mlp"),
+                h,
+                cfg.intermediate_size,
+                cfg.hidden_act,
+            )?,
             cfg: cfg.clone(),
         })
     }
@@ -72,7 +85,9 @@ impl VisionTower {
         let (b, c, hh, ww) = pixels.dims4()?;
         let (s, p) = (self.cfg.image_size, self.cfg.patch_size);
         if (c, hh, ww) != (self.cfg.num_channels, s, s) {
-            return Err(Error::Unsupported(format!("pixel values {c}x{hh}x{ww}, model expects 3x{s}x{s}")));
+            return Err(Error::Unsupported(format!(
+                "pixel values {c}x{hh}x{ww}, model expects 3x{s}x{s}"
+            )));
         }
         let g = s / p;
         // (b, c, g, p, g, p) -> (b, g, g, c, p, p): each row is one patch in conv-kernel order.
@@ -83,10 +98,16 @@ impl VisionTower {
             .permute((0, 2, 4, 1, 3, 5))?
             .contiguous()?
             .reshape((b, g * g, c * p * p))?;
-        let x = self.patch.forward(&patches)?.broadcast_add(&self.position)?;
+        let x = self
+            .patch
+            .forward(&patches)?
+            .broadcast_add(&self.position)?;
         let x = self.encoder.forward(&x, None)?;
         let x = self.post_ln.forward(&x)?;
-        let probe = self.probe.broadcast_as((b, 1, self.cfg.hidden_size))?.contiguous()?;
+        let probe = self
+            .probe
+            .broadcast_as((b, 1, self.cfg.hidden_size))?
+            .contiguous()?;
         let h = self.head_attn.forward(&probe, &x, None)?;
         let h = (&h + self.head_mlp.forward(&self.head_ln.forward(&h)?)?)?;
         Ok(h.squeeze(1)?)

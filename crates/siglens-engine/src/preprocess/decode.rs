@@ -92,7 +92,10 @@ fn sniff_unsupported(bytes: &[u8]) -> String {
     if text.contains("<svg") {
         return "SVG (vector) images are not supported; export a PNG".into();
     }
-    if head.iter().all(|b| b.is_ascii() && (*b >= 0x20 || b"\n\r\t".contains(b))) {
+    if head
+        .iter()
+        .all(|b| b.is_ascii() && (*b >= 0x20 || b"\n\r\t".contains(b)))
+    {
         return "the file is text, not an image".into();
     }
     "unknown or unsupported format (supported: PNG, JPEG, WebP, GIF, BMP, TIFF)".into()

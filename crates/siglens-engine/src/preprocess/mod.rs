@@ -24,7 +24,11 @@ pub struct PixelValues {
 /// Turns a decoded RGB image into the model's input.
 pub fn pixel_values(img: &RgbImage, cfg: &PreprocessConfig) -> PixelValues {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let (ow, oh) = if cfg.do_resize { (cfg.width, cfg.height) } else { (w, h) };
+    let (ow, oh) = if cfg.do_resize {
+        (cfg.width, cfg.height)
+    } else {
+        (w, h)
+    };
     let resized;
     let rgb: &[u8] = if (ow, oh) == (w, h) {
         img.as_raw()
@@ -33,22 +37,38 @@ pub fn pixel_values(img: &RgbImage, cfg: &PreprocessConfig) -> PixelValues {
         &resized
     };
     // transformers rescales in f64 and casts to f32 before normalising.
-    let scale = if cfg.do_rescale { cfg.rescale_factor } else { 1.0 };
+    let scale = if cfg.do_rescale {
+        cfg.rescale_factor
+    } else {
+        1.0
+    };
     let plane = ow * oh;
     let mut data = vec![0f32; 3 * plane];
     for c in 0..3 {
-        let (mean, std) = if cfg.do_normalize { (cfg.mean[c] as f32, cfg.std[c] as f32) } else { (0.0, 1.0) };
+        let (mean, std) = if cfg.do_normalize {
+            (cfg.mean[c] as f32, cfg.std[c] as f32)
+        } else {
+            (0.0, 1.0)
+        };
         let out = &mut data[c * plane..(c + 1) * plane];
         for (i, o) in out.iter_mut().enumerate() {
             let v = (f64::from(rgb[i * 3 + c]) * scale) as f32;
             *o = (v - mean) / std;
         }
     }
-    PixelValues { height: oh, width: ow, data }
+    PixelValues {
+        height: oh,
+        width: ow,
+        data,
+    }
 }
 
 /// Encoded file bytes to model input, with decode limits.
-pub fn preprocess_bytes(bytes: &[u8], cfg: &PreprocessConfig, limits: &DecodeLimits) -> Result<PixelValues> {
+pub fn preprocess_bytes(
+    bytes: &[u8],
+    cfg: &PreprocessConfig,
+    limits: &DecodeLimits,
+) -> Result<PixelValues> {
     let img = decode_rgb8(bytes, limits)?;
     Ok(pixel_values(&img, cfg))
 }

@@ -68,11 +68,26 @@ fn lanczos_filter(x: f64) -> f64 {
 
 fn filter_for(f: ResampleFilter) -> Filter {
     match f {
-        ResampleFilter::Box => Filter { support: 0.5, f: box_filter },
-        ResampleFilter::Bilinear => Filter { support: 1.0, f: bilinear_filter },
-        ResampleFilter::Hamming => Filter { support: 1.0, f: hamming_filter },
-        ResampleFilter::Bicubic => Filter { support: 2.0, f: bicubic_filter },
-        ResampleFilter::Lanczos => Filter { support: 3.0, f: lanczos_filter },
+        ResampleFilter::Box => Filter {
+            support: 0.5,
+            f: box_filter,
+        },
+        ResampleFilter::Bilinear => Filter {
+            support: 1.0,
+            f: bilinear_filter,
+        },
+        ResampleFilter::Hamming => Filter {
+            support: 1.0,
+            f: hamming_filter,
+        },
+        ResampleFilter::Bicubic => Filter {
+            support: 2.0,
+            f: bicubic_filter,
+        },
+        ResampleFilter::Lanczos => Filter {
+            support: 3.0,
+            f: lanczos_filter,
+        },
         ResampleFilter::Nearest => unreachable!("nearest has its own path"),
     }
 }
@@ -108,11 +123,19 @@ fn precompute(in_size: usize, out_size: usize, filter: &Filter) -> Coeffs {
         for x in 0..ksize {
             let w = if x < n && ww != 0.0 { k[x] / ww } else { 0.0 };
             let fixed = w * f64::from(1u32 << PRECISION_BITS);
-            weights[xx * ksize + x] = if w < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
+            weights[xx * ksize + x] = if w < 0.0 {
+                (fixed - 0.5) as i32
+            } else {
+                (fixed + 0.5) as i32
+            };
         }
         bounds.push((xmin, n));
     }
-    Coeffs { ksize, bounds, weights }
+    Coeffs {
+        ksize,
+        bounds,
+        weights,
+    }
 }
 
 #[inline]
@@ -127,7 +150,14 @@ fn clip8(v: i64) -> u8 {
 }
 
 /// Resizes packed RGB8 `src` (w x h) to (ow x oh) exactly as Pillow does.
-pub fn resize_rgb8(src: &[u8], w: usize, h: usize, ow: usize, oh: usize, f: ResampleFilter) -> Vec<u8> {
+pub fn resize_rgb8(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    ow: usize,
+    oh: usize,
+    f: ResampleFilter,
+) -> Vec<u8> {
     if f == ResampleFilter::Nearest {
         return resize_nearest(src, w, h, ow, oh);
     }
@@ -195,7 +225,8 @@ fn resize_nearest(src: &[u8], w: usize, h: usize, ow: usize, oh: usize) -> Vec<u
         let ys = (((y as f64 + 0.5) * sy) as usize).min(h - 1);
         for x in 0..ow {
             let xs = (((x as f64 + 0.5) * sx) as usize).min(w - 1);
-            out[(y * ow + x) * 3..(y * ow + x) * 3 + 3].copy_from_slice(&src[(ys * w + xs) * 3..(ys * w + xs) * 3 + 3]);
+            out[(y * ow + x) * 3..(y * ow + x) * 3 + 3]
+                .copy_from_slice(&src[(ys * w + xs) * 3..(ys * w + xs) * 3 + 3]);
         }
     }
     out
@@ -210,7 +241,12 @@ mod tests {
         let src: Vec<u8> = (0..4 * 3 * 3).map(|i| (i * 7 % 256) as u8).collect();
         assert_eq!(resize_rgb8(&src, 4, 3, 4, 3, ResampleFilter::Bilinear), src);
         let flat = vec![77u8; 37 * 11 * 3];
-        for f in [ResampleFilter::Bilinear, ResampleFilter::Bicubic, ResampleFilter::Lanczos, ResampleFilter::Box] {
+        for f in [
+            ResampleFilter::Bilinear,
+            ResampleFilter::Bicubic,
+            ResampleFilter::Lanczos,
+            ResampleFilter::Box,
+        ] {
             let out = resize_rgb8(&flat, 37, 11, 8, 8, f);
             assert!(out.iter().all(|&v| v == 77), "{f:?}");
         }

@@ -23,7 +23,11 @@ const KEY_DTYPE: &str = "siglens.storage_dtype";
 const FORMAT_VERSION: u32 = 1;
 
 /// Writes `files` as one GGUF with weights stored as `dtype`.
-pub fn write_gguf<W: Write + Seek>(w: &mut W, files: &ModelFiles, dtype: StorageDType) -> Result<()> {
+pub fn write_gguf<W: Write + Seek>(
+    w: &mut W,
+    files: &ModelFiles,
+    dtype: StorageDType,
+) -> Result<()> {
     let tensors = quantize_for_storage(&files.weights, dtype)?;
     let s = |v: &str| gguf_file::Value::String(v.to_string());
     let mut meta = vec![
@@ -42,14 +46,16 @@ pub fn write_gguf<W: Write + Seek>(w: &mut W, files: &ModelFiles, dtype: Storage
     let meta_refs: Vec<(&str, &gguf_file::Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
     let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> =
         tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    gguf_file::write(w, &meta_refs, &tensor_refs).map_err(|e| Error::Weights(format!("writing GGUF: {e}")))?;
+    gguf_file::write(w, &meta_refs, &tensor_refs)
+        .map_err(|e| Error::Weights(format!("writing GGUF: {e}")))?;
     Ok(())
 }
 
 /// Reads a GGUF written by [`write_gguf`]. f32/f16 tensors become dense f32; quantized
 /// tensors stay quantized (the model decides whether to dequantize).
 pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
-    let content = gguf_file::Content::read(r).map_err(|e| Error::Weights(format!("not a valid GGUF file: {e}")))?;
+    let content = gguf_file::Content::read(r)
+        .map_err(|e| Error::Weights(format!("not a valid GGUF file: {e}")))?;
     let text = |key: &str| -> Result<Option<String>> {
         match content.metadata.get(key) {
             None => Ok(None),
@@ -67,8 +73,10 @@ pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
             )))
         }
     }
-    let config_json = text(KEY_CONFIG)?.ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_CONFIG}")))?;
-    let tokenizer_json = text(KEY_TOKENIZER)?.ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_TOKENIZER}")))?;
+    let config_json =
+        text(KEY_CONFIG)?.ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_CONFIG}")))?;
+    let tokenizer_json = text(KEY_TOKENIZER)?
+        .ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_TOKENIZER}")))?;
     let preprocessor_json = text(KEY_PREPROCESSOR)?;
     let tokenizer_config_json = text(KEY_TOKENIZER_CONFIG)?;
     let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
@@ -77,10 +85,18 @@ pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
             .tensor(r, name, &Device::Cpu)
             .map_err(|e| Error::Weights(format!("GGUF tensor {name}: {e}")))?;
         let t = match q.dtype() {
-            GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => StoredTensor::Dense(q.dequantize(&Device::Cpu)?),
+            GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
+                StoredTensor::Dense(q.dequantize(&Device::Cpu)?)
+            }
             _ => StoredTensor::Quant(Arc::new(q)),
         };
         tensors.insert(name.clone(), t);
     }
-    Ok(ModelFiles { config_json, preprocessor_json, tokenizer_json, tokenizer_config_json, weights: WeightMap::new(tensors) })
+    Ok(ModelFiles {
+        config_json,
+        preprocessor_json,
+        tokenizer_json,
+        tokenizer_config_json,
+        weights: WeightMap::new(tensors),
+    })
 }

@@ -71,7 +71,9 @@ impl WeightMap {
         let dims = t.dims();
         let n: usize = dims.iter().product();
         if n != shape.iter().product::<usize>() {
-            return Err(Error::Weights(format!("tensor {name} has shape {dims:?}, expected {shape:?}")));
+            return Err(Error::Weights(format!(
+                "tensor {name} has shape {dims:?}, expected {shape:?}"
+            )));
         }
         Ok(t.to_f32(device)?.reshape(shape)?)
     }

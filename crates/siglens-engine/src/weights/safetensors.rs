@@ -13,7 +13,11 @@ fn to_map(tensors: HashMap<String, candle_core::Tensor>) -> Result<WeightMap> {
         let t = match t.dtype() {
             DType::F32 => t,
             DType::F16 | DType::BF16 | DType::F64 => t.to_dtype(DType::F32)?,
-            other => return Err(Error::Weights(format!("tensor {name} has unsupported dtype {other:?}"))),
+            other => {
+                return Err(Error::Weights(format!(
+                    "tensor {name} has unsupported dtype {other:?}"
+                )))
+            }
         };
         out.insert(name, StoredTensor::Dense(t));
     }
@@ -45,5 +49,7 @@ pub fn load_safetensors_file(path: &std::path::Path) -> Result<WeightMap> {
 
 #[cfg(target_arch = "wasm32")]
 pub fn load_safetensors_file(_path: &std::path::Path) -> Result<WeightMap> {
-    Err(Error::Unsupported("files are read by the worker, not the engine, on the web".into()))
+    Err(Error::Unsupported(
+        "files are read by the worker, not the engine, on the web".into(),
+    ))
 }

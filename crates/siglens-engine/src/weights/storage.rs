@@ -80,27 +80,47 @@ fn storage_shape(name: &str, dims: &[usize]) -> Vec<usize> {
 /// next finer format that fits (q4k needs rows divisible by 256, q4_0/q8_0 by 32).
 fn pick(target: GgmlDType, row: usize) -> GgmlDType {
     let chain: &[GgmlDType] = match target {
-        GgmlDType::Q4K => &[GgmlDType::Q4K, GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F16],
+        GgmlDType::Q4K => &[
+            GgmlDType::Q4K,
+            GgmlDType::Q4_0,
+            GgmlDType::Q8_0,
+            GgmlDType::F16,
+        ],
         GgmlDType::Q4_0 => &[GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F16],
         GgmlDType::Q8_0 => &[GgmlDType::Q8_0, GgmlDType::F16],
         other => return other,
     };
-    *chain.iter().find(|d| row % d.block_size() == 0).unwrap_or(&GgmlDType::F16)
+    *chain
+        .iter()
+        .find(|d| row % d.block_size() == 0)
+        .unwrap_or(&GgmlDType::F16)
 }
 
 /// Converts every tensor to its storage form for `dtype`, ready to write.
-pub fn quantize_for_storage(weights: &WeightMap, dtype: StorageDType) -> Result<Vec<(String, QTensor)>> {
+pub fn quantize_for_storage(
+    weights: &WeightMap,
+    dtype: StorageDType,
+) -> Result<Vec<(String, QTensor)>> {
     let mut names: Vec<&String> = weights.names().collect();
     names.sort();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let t = weights.get(name)?;
         let dims = storage_shape(name, t.dims());
-        let ggml = if keep_f32(name, &dims) { GgmlDType::F32 } else { pick(dtype.ggml(), dims[dims.len() - 1]) };
+        let ggml = if keep_f32(name, &dims) {
+            GgmlDType::F32
+        } else {
+            pick(dtype.ggml(), dims[dims.len() - 1])
+        };
         let q = match t {
-            StoredTensor::Quant(q) if q.dtype() == ggml => {
-                QTensor::new(candle_core::quantized::QStorage::from_data(q.data()?, &candle_core::Device::Cpu, ggml)?, dims)?
-            }
+            StoredTensor::Quant(q) if q.dtype() == ggml => QTensor::new(
+                candle_core::quantized::QStorage::from_data(
+                    q.data()?,
+                    &candle_core::Device::Cpu,
+                    ggml,
+                )?,
+                dims,
+            )?,
             _ => {
                 let f: Tensor = t.to_f32(&candle_core::Device::Cpu)?.reshape(dims)?;
                 QTensor::quantize(&f, ggml)?
@@ -125,12 +145,20 @@ pub struct ComputePolicy {
 impl ComputePolicy {
     pub fn for_this_platform() -> Self {
         let native = !cfg!(target_arch = "wasm32");
-        Self { quantized_q4k: native, quantized_q8_0: false, quantized_q4_0: false }
+        Self {
+            quantized_q4k: native,
+            quantized_q8_0: false,
+            quantized_q4_0: false,
+        }
     }
 
     /// Everything dequantized to f32 (reference numerics).
     pub fn all_f32() -> Self {
-        Self { quantized_q4k: false, quantized_q8_0: false, quantized_q4_0: false }
+        Self {
+            quantized_q4k: false,
+            quantized_q8_0: false,
+            quantized_q4_0: false,
+        }
     }
 
     pub fn keeps_quantized(&self, dtype: GgmlDType) -> bool {

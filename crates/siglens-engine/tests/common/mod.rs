@@ -28,14 +28,24 @@ pub struct Reference {
 impl Reference {
     pub fn load(name: &str) -> Self {
         let dir = fixtures().join("reference");
-        let json: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+        let json: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap())
+                .unwrap();
         let raw = std::fs::read(dir.join(format!("{name}.pixels.f32"))).unwrap();
-        let pixels = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let pixels = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         Self { json, pixels }
     }
 
     pub fn strs(&self, key: &str) -> Vec<String> {
-        self.json[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+        self.json[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
     }
 
     pub fn mat_f32(&self, key: &str) -> Vec<Vec<f32>> {
@@ -43,7 +53,13 @@ impl Reference {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect())
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect()
+            })
             .collect()
     }
 
@@ -52,7 +68,13 @@ impl Reference {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect())
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap() as u32)
+                    .collect()
+            })
             .collect()
     }
 
@@ -67,7 +89,9 @@ impl Reference {
     }
 
     pub fn image_path(&self, i: usize) -> PathBuf {
-        fixtures().join("images").join(self.json["images"][i].as_str().unwrap())
+        fixtures()
+            .join("images")
+            .join(self.json["images"][i].as_str().unwrap())
     }
 }
 
@@ -88,5 +112,8 @@ pub fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 
 pub fn min_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| cosine(x, y)).fold(1.0, f32::min)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| cosine(x, y))
+        .fold(1.0, f32::min)
 }

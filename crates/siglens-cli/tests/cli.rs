@@ -1,0 +1,238 @@
+//! The `siglens` binary end to end on the fixture model: the JSON contract, per-file
+//! errors with a non-zero exit, and quantize → info → classify on the GGUF.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn model() -> String {
+    fixtures().join("models/tiny48").display().to_string()
+}
+
+fn image(name: &str) -> String {
+    fixtures().join("images").join(name).display().to_string()
+}
+
+fn siglens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_siglens"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn json_of(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn reference() -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join("reference/tiny48.json")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn classify_json_contract_with_a_bad_file_in_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("not an image \"really\".jpg");
+    std::fs::write(&bad, "this is text, not a JPEG").unwrap();
+    let r = reference();
+    let labels: Vec<String> = r["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().into())
+        .collect();
+    let m = model();
+    let mut args = vec!["classify", "--model", m.as_str(), "--json"];
+    for l in &labels {
+        args.push("--label");
+        args.push(l);
+    }
+    let (chelsea, coffee, bad_s) = (
+        image("chelsea.png"),
+        image("coffee.png"),
+        bad.display().to_string(),
+    );
+    args.extend([chelsea.as_str(), bad_s.as_str(), coffee.as_str()]);
+    let out = siglens(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed input makes the exit code non-zero"
+    );
+    let v = json_of(&out);
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1]["image"], bad_s);
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot identify image file"),
+        "{}",
+        rows[1]
+    );
+    // Good rows: sorted high to low, and equal to transformers' sigmoid probabilities.
+    let names: Vec<&str> = r["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for (row, file) in [(&rows[0], "chelsea.png"), (&rows[2], "coffee.png")] {
+        let scores = row["scores"].as_array().unwrap();
+        assert_eq!(scores.len(), labels.len());
+        let s: Vec<f64> = scores
+            .iter()
+            .map(|x| x["score"].as_f64().unwrap())
+            .collect();
+        assert!(s.windows(2).all(|w| w[0] >= w[1]), "sorted: {s:?}");
+        let want = &r["probs"][names.iter().position(|n| *n == file).unwrap()];
+        for sc in scores {
+            let li = labels
+                .iter()
+                .position(|l| l == sc["label"].as_str().unwrap())
+                .unwrap();
+            let d = (sc["score"].as_f64().unwrap() - want[li].as_f64().unwrap()).abs();
+            assert!(d < 1e-4, "{file} {}: {d}", labels[li]);
+        }
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot identify image file"));
+}
+
+#[test]
+fn embed_and_similarity_json() {
+    let m = model();
+    let img = image("astronaut.png");
+    let out = siglens(&[
+        "embed", "--model", &m, "--image", &img, "--text", "a cat", "--text", "", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    assert_eq!(v["images"][0]["image"], img);
+    for e in [
+        &v["images"][0]["embedding"],
+        &v["texts"][0]["embedding"],
+        &v["texts"][1]["embedding"],
+    ] {
+        let e: Vec<f64> = e
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(e.len(), 64);
+        let n: f64 = e.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((n - 1.0).abs() < 1e-4, "L2-normalised: {n}");
+    }
+    assert_eq!(v["texts"][1]["text"], "");
+
+    let out = siglens(&[
+        "similarity",
+        "--model",
+        &m,
+        "--image",
+        &img,
+        "--image",
+        &image("camera.png"),
+        "--text",
+        "a",
+        "--text",
+        "b",
+        "--text",
+        "c",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let v = json_of(&out);
+    assert_eq!(v["texts"].as_array().unwrap().len(), 3);
+    for (lr, pr) in v["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(v["probs"].as_array().unwrap())
+    {
+        for (l, p) in lr.as_array().unwrap().iter().zip(pr.as_array().unwrap()) {
+            let sig = 1.0 / (1.0 + (-l.as_f64().unwrap()).exp());
+            assert!(
+                (sig - p.as_f64().unwrap()).abs() < 1e-5,
+                "probs are sigmoid(logits)"
+            );
+        }
+    }
+}
+
+#[test]
+fn quantize_info_and_classify_from_gguf() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("tiny48-q8_0.gguf").display().to_string();
+    let out = siglens(&[
+        "quantize",
+        "--model",
+        &model(),
+        "--dtype",
+        "q8_0",
+        "--out",
+        &gguf,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = json_of(&siglens(&["info", "--model", &gguf, "--json"]));
+    assert_eq!(info["embedding_dim"], 64);
+    assert_eq!(info["text_attention_mask"], false);
+    assert!(
+        info["storage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["dtype"] == "q8_0"),
+        "{info}"
+    );
+    let out = siglens(&[
+        "classify",
+        "--model",
+        &gguf,
+        "--label",
+        "cat",
+        "--label",
+        "dog",
+        "--json",
+        &image("chelsea.png"),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(json_of(&out)[0]["scores"].as_array().unwrap().len(), 2);
+    // Bad arguments are errors with exit code 2, not panics.
+    let out = siglens(&[
+        "quantize",
+        "--model",
+        &model(),
+        "--dtype",
+        "q9",
+        "--out",
+        &gguf,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("q8_0"));
+    let out = siglens(&[
+        "classify",
+        "--model",
+        &model(),
+        "--label",
+        "  ",
+        &image("chelsea.png"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("label is empty"));
+}
