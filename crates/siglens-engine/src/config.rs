@@ -173,7 +173,7 @@ impl SiglipConfig {
                 "text hidden_size/heads must be > 0",
             ),
             (
-                t.hidden_size % t.num_attention_heads.max(1) != 0,
+                !t.hidden_size.is_multiple_of(t.num_attention_heads.max(1)),
                 "text hidden_size must be divisible by num_attention_heads",
             ),
             (
@@ -181,7 +181,7 @@ impl SiglipConfig {
                 "vision hidden_size/heads must be > 0",
             ),
             (
-                v.hidden_size % v.num_attention_heads.max(1) != 0,
+                !v.hidden_size.is_multiple_of(v.num_attention_heads.max(1)),
                 "vision hidden_size must be divisible by num_attention_heads",
             ),
             (
@@ -362,7 +362,7 @@ impl PreprocessConfig {
                 cfg.width, cfg.height
             )));
         }
-        if cfg.std.iter().any(|s| *s == 0.0) {
+        if cfg.std.contains(&0.0) {
             return Err(Error::Config("image_std must not contain 0".into()));
         }
         Ok(cfg)

@@ -92,7 +92,7 @@ fn pick(target: GgmlDType, row: usize) -> GgmlDType {
     };
     *chain
         .iter()
-        .find(|d| row % d.block_size() == 0)
+        .find(|d| row.is_multiple_of(d.block_size()))
         .unwrap_or(&GgmlDType::F16)
 }
 
