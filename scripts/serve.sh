@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export PATH="$PWD/node_modules/.bin:$PATH" TRUNK_SKIP_VERSION_CHECK=1
+export PATH="$PWD/node_modules/.bin:$PATH" CARGO_TARGET_DIR=target/wasm
 exec trunk serve --release --offline --skip-version-check --address 127.0.0.1 --port "${PORT:-8080}"

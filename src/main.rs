@@ -1,22 +1,16 @@
-//! siglens web UI (Leptos, client-side rendered). Placeholder page until the worker
-//! protocol (issue 3) and the views (issue 4) land.
+//! siglens web UI (Leptos, client-side rendered), built for wasm32 by Trunk (`index.html`).
+//! Natively this binary is an empty stub so that workspace builds stay cheap.
 
-use leptos::prelude::*;
+#[cfg(target_arch = "wasm32")]
+mod web;
 
+#[cfg(target_arch = "wasm32")]
 fn main() {
-    console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(App);
+    web::main();
 }
 
-#[component]
-fn App() -> impl IntoView {
-    view! {
-        <main>
-            <h1>"siglens"</h1>
-            <p>
-                "Image understanding with SigLIP 2, entirely on your device. The web app is under "
-                "construction; the engine and the siglens command-line tool work today."
-            </p>
-        </main>
-    }
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("siglens-app is the web UI: build it with `trunk build --release` (wasm32 only)");
+    std::process::exit(2);
 }
