@@ -51,8 +51,8 @@ pub fn write_gguf<W: Write + Seek>(
     Ok(())
 }
 
-/// Reads a GGUF written by [`write_gguf`]. f32/f16 tensors become dense f32; quantized
-/// tensors stay quantized (the model decides whether to dequantize).
+/// Reads a GGUF written by [`write_gguf`]. f32 tensors become dense; f16 and quantized
+/// tensors stay as stored (the model decides what to dequantize, once, at load).
 pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
     let content = gguf_file::Content::read(r)
         .map_err(|e| Error::Weights(format!("not a valid GGUF file: {e}")))?;

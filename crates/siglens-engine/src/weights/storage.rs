@@ -132,9 +132,10 @@ pub fn quantize_for_storage(
 }
 
 /// Which quantized weights the linear layers compute on directly; all others are
-/// dequantized to f32 once at load. Measured (shared/TOOLCHAIN.md, BENCHMARKS.md): in
-/// wasm every Candle quantized matmul is 2-4x slower than f32 at SigLIP's shapes; natively
-/// q4k is as fast as f32 while q8_0/q4_0 are ~4x slower.
+/// dequantized to f32 once at load. Measured (BENCHMARKS.md, `examples/bench.rs`): natively
+/// Candle's q8_0 and q4k matmuls beat f32 (~4.8 ms vs ~12 ms on a 197x768x3072 linear, 2
+/// threads) while q4_0 is ~5x slower; in wasm every Candle quantized matmul is 2-4x slower
+/// than f32 at SigLIP's shapes (shared/TOOLCHAIN.md), so the web dequantizes everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputePolicy {
     pub quantized_q4k: bool,
