@@ -25,8 +25,9 @@ import torch
 import transformers
 from PIL import Image
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import (AutoModel, AutoProcessor, GemmaTokenizerFast, SiglipConfig, SiglipImageProcessor,
-                          SiglipModel, SiglipProcessor, pipeline)
+from transformers import (AutoImageProcessor, AutoModel, AutoProcessor, AutoTokenizer, GemmaTokenizerFast,
+                          SiglipConfig, SiglipImageProcessor, SiglipImageProcessorPil, SiglipModel, SiglipProcessor,
+                          pipeline)
 from transformers.image_utils import load_image
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -174,9 +175,14 @@ def main():
             out = model(**inputs)
         model.save_pretrained(mdir, safe_serialization=True)
 
-        # The notebook's path: reload everything from the directory.
+        # The notebook's path: reload everything from the directory. The primary reference
+        # uses the processor's PIL backend (what transformers uses without torchvision, and
+        # what siglens reproduces bit for bit); the torchvision backend, transformers'
+        # default when torchvision is installed, is recorded beside it.
         model = AutoModel.from_pretrained(mdir).eval()
-        processor = AutoProcessor.from_pretrained(mdir)
+        processor = SiglipProcessor(image_processor=SiglipImageProcessorPil.from_pretrained(mdir),
+                                    tokenizer=AutoTokenizer.from_pretrained(mdir))
+        tv_processor = AutoImageProcessor.from_pretrained(mdir)
         inputs = processor(text=prompts, images=pil, padding="max_length", max_length=64, return_tensors="pt")
         input_keys = sorted(inputs.keys())
         with torch.no_grad():
@@ -194,6 +200,10 @@ def main():
 
         px = inputs["pixel_values"].numpy()
         f32_file(os.path.join(FIX, "reference", f"{name}.pixels.f32"), px)
+        tv = tv_processor(images=pil, return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            tv_embeds = model.get_image_features(pixel_values=tv)
+        f32_file(os.path.join(FIX, "reference", f"{name}.pixels_torchvision.f32"), tv.numpy())
         ref = {
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
             "image_processor": type(processor.image_processor).__name__,
@@ -209,6 +219,8 @@ def main():
             "prompt_attention_mask": inputs["attention_mask"].tolist() if "attention_mask" in inputs else None,
             "text_model_got_attention_mask": "attention_mask" in inputs,
             "image_embeds": out.image_embeds.tolist(),
+            "torchvision_image_processor": type(tv_processor).__name__,
+            "torchvision_image_embeds": norm(tv_embeds).tolist(),
             "text_embeds": out.text_embeds.tolist(),
             "logits_per_image": out.logits_per_image.tolist(),
             "probs": torch.sigmoid(out.logits_per_image).tolist(),

@@ -249,3 +249,50 @@ fn classification_matches_zero_shot_pipeline() {
         }
     }
 }
+
+/// transformers' default image backend when torchvision is installed differs from PIL by
+/// rounding (float resize, no u8 between passes); the same bars hold against it.
+#[test]
+fn torchvision_backend_is_within_the_same_bars() {
+    for name in MODELS {
+        let r = Reference::load(name);
+        let m = load(name, f32_opts());
+        let raw = std::fs::read(
+            fixtures()
+                .join("reference")
+                .join(format!("{name}.pixels_torchvision.f32")),
+        )
+        .unwrap();
+        let tv: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let want = r.mat_f32("torchvision_image_embeds");
+        let plane = 3 * r.image_size() * r.image_size();
+        let (mut worst_max, mut worst_mean, mut worst_cos) = (0f32, 0f32, 1f32);
+        for (i, img) in r.strs("images").iter().enumerate() {
+            let bytes = std::fs::read(r.image_path(i)).unwrap();
+            let px = m.preprocess_image(&bytes).unwrap();
+            let d: Vec<f32> = px
+                .data
+                .iter()
+                .zip(&tv[i * plane..(i + 1) * plane])
+                .map(|(a, b)| (a - b).abs())
+                .collect();
+            let max = d.iter().cloned().fold(0.0, f32::max);
+            let mean = d.iter().sum::<f32>() / d.len() as f32;
+            let c = cosine(&m.embed_images(&[&bytes]).remove(0).unwrap(), &want[i]);
+            eprintln!(
+                "[{name}] torchvision {img:28} pixels max {max:.5} mean {mean:.6} e2e cos {c:.7}"
+            );
+            worst_max = worst_max.max(max);
+            worst_mean = worst_mean.max(mean);
+            worst_cos = worst_cos.min(c);
+        }
+        eprintln!("[{name}] torchvision worst: pixels max {worst_max:.5} mean {worst_mean:.6} e2e cos {worst_cos:.7}");
+        assert!(
+            worst_max <= 0.02 && worst_mean <= 0.002 && worst_cos >= 0.9999,
+            "{name}: {worst_max} {worst_mean} {worst_cos}"
+        );
+    }
+}
