@@ -10,6 +10,10 @@ use siglens_engine::weights::load_safetensors_bytes;
 use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip};
 use wasm_bindgen_test::*;
 
+#[path = "common/compare.rs"]
+mod compare;
+use compare::{max_abs_diff, min_cosine};
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 macro_rules! fixture {
@@ -69,25 +73,6 @@ fn mat_f32(v: &Value) -> Vec<Vec<f32>> {
                 .collect()
         })
         .collect()
-}
-
-fn min_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| cosine(x, y))
-        .fold(1.0, f32::min)
-}
-
-fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .flat_map(|(x, y)| {
-            assert_eq!(x.len(), y.len());
-            x.iter().zip(y).map(|(p, q)| (p - q).abs())
-        })
-        .fold(0.0, f32::max)
 }
 
 /// Reference pixel values, one `PixelValues` per image (shape from "pixel_shape").

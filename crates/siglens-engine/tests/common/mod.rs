@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 use siglens_engine::{LoadOptions, Siglip};
 
+mod compare;
+pub use compare::{max_abs_diff, min_cosine};
+
 pub const MODELS: [&str; 2] = ["tiny48", "deep32"];
 
 pub fn fixtures() -> PathBuf {
@@ -97,23 +100,4 @@ impl Reference {
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     siglens_engine::scores::cosine(a, b)
-}
-
-pub fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .flat_map(|(x, y)| {
-            assert_eq!(x.len(), y.len());
-            x.iter().zip(y).map(|(p, q)| (p - q).abs())
-        })
-        .fold(0.0, f32::max)
-}
-
-pub fn min_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| cosine(x, y))
-        .fold(1.0, f32::min)
 }
