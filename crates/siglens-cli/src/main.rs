@@ -104,6 +104,10 @@ struct ModelArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
+    /// Compute q8_0 weights on Candle's quantized matmul (~2x faster vision natively, but it
+    /// also quantizes activations: cosine vs f32 can fall to ~0.998; see BENCHMARKS.md).
+    #[arg(long)]
+    fast_q8: bool,
 }
 
 impl ModelArgs {
@@ -115,7 +119,10 @@ impl ModelArgs {
                 MaskArg::Never => TextMask::Never,
             },
             batch_size: self.batch_size.max(1),
-            policy: ComputePolicy::for_this_platform(),
+            policy: ComputePolicy {
+                quantized_q8_0: self.fast_q8,
+                ..ComputePolicy::for_this_platform()
+            },
             ..Default::default()
         };
         Siglip::load_path(&self.model, opts)

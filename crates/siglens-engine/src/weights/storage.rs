@@ -136,6 +136,10 @@ pub fn quantize_for_storage(
 /// Candle's q8_0 and q4k matmuls beat f32 (~4.8 ms vs ~12 ms on a 197x768x3072 linear, 2
 /// threads) while q4_0 is ~5x slower; in wasm every Candle quantized matmul is 2-4x slower
 /// than f32 at SigLIP's shapes (shared/TOOLCHAIN.md), so the web dequantizes everything.
+/// q8_0 is nonetheless dequantized by default natively: Candle's q8_0 matmul also quantizes
+/// the activations, which costs fidelity (text cosine 0.9983 on the deep32 fixture, under the
+/// 0.999 q8_0 contract); the CLI's `--fast-q8` opts in. q4k is a size choice already, and
+/// its quantized matmul matches its dequantized fidelity, so it stays quantized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputePolicy {
     pub quantized_q4k: bool,
