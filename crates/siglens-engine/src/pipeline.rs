@@ -83,7 +83,7 @@ impl Siglip {
             )));
         }
         let stored_bytes = files.weights.size_in_bytes();
-        let model = SiglipModel::load(&config, &files.weights, options.policy, &options.device)?;
+        let model = SiglipModel::load(&config, files.weights, options.policy, &options.device)?;
         Ok(Self {
             config,
             preprocess,

@@ -9,7 +9,7 @@ use std::io::Cursor;
 use candle_core::{DType, Tensor};
 use common::*;
 use siglens_engine::preprocess::PixelValues;
-use siglens_engine::weights::{load_model_path, read_gguf, write_gguf};
+use siglens_engine::weights::{load_model_path, read_gguf, write_gguf, GgufStream};
 use siglens_engine::{ComputePolicy, LoadOptions, Siglip, StorageDType, TextOptions};
 
 fn opts(policy: ComputePolicy) -> LoadOptions {
@@ -180,4 +180,63 @@ fn broken_model_files_give_clear_errors() {
         missing.to_string().contains("/nonexistent/model"),
         "{missing}"
     );
+}
+
+/// Feeds `bytes` to a [`GgufStream`] in chunks whose sizes cycle through `sizes`.
+fn stream_in(
+    bytes: &[u8],
+    sizes: &[usize],
+    policy: ComputePolicy,
+) -> siglens_engine::Result<siglens_engine::ModelFiles> {
+    let mut s = GgufStream::new(policy);
+    let (mut at, mut k) = (0, 0);
+    while at < bytes.len() {
+        let n = sizes[k % sizes.len()].min(bytes.len() - at);
+        s.push(&bytes[at..at + n])?;
+        at += n;
+        k += 1;
+    }
+    assert_eq!(s.bytes_in(), bytes.len() as u64);
+    s.finish()
+}
+
+#[test]
+fn streamed_gguf_loads_the_same_model_as_the_whole_file() {
+    for name in MODELS {
+        let r = Reference::load(name);
+        for dtype in [StorageDType::F32, StorageDType::Q8_0, StorageDType::Q4K] {
+            let bytes = gguf_bytes(name, dtype);
+            let policy = ComputePolicy::for_this_platform();
+            let whole =
+                Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+            let want = embed(&whole, &r);
+            // Odd chunk sizes put tensor and header boundaries mid-chunk.
+            for sizes in [vec![1 << 20], vec![7, 4093, 65537, 333], vec![bytes.len()]] {
+                let files = stream_in(&bytes, &sizes, policy).unwrap();
+                assert!(files.preprocessor_json.is_some());
+                let got = embed(&Siglip::load(files, opts(policy)).unwrap(), &r);
+                assert_eq!(got, want, "{name} {dtype:?} chunks {sizes:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn streamed_gguf_rejects_truncated_and_foreign_input() {
+    let bytes = gguf_bytes("tiny48", StorageDType::Q8_0);
+    let policy = ComputePolicy::for_this_platform();
+    for cut in [0, 3, 100, bytes.len() / 2, bytes.len() - 1] {
+        let e = stream_in(&bytes[..cut], &[4096], policy)
+            .err()
+            .expect("truncated must fail");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("truncated") || msg.contains("not a valid GGUF"),
+            "cut at {cut}: {msg}"
+        );
+    }
+    let e = stream_in(b"<!doctype html><html>not found</html>", &[4096], policy)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("bad magic"), "{e}");
 }

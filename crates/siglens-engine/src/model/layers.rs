@@ -1,6 +1,8 @@
 //! Building blocks shared by both towers: linear (dense f32 or quantized), layer norm,
 //! multi-head attention, MLP, encoder.
 
+use std::cell::RefCell;
+
 use candle_core::quantized::QMatMul;
 use candle_core::{Device, Module, Tensor, D};
 
@@ -8,21 +10,26 @@ use crate::config::Activation;
 use crate::error::{Error, Result};
 use crate::weights::{ComputePolicy, StoredTensor, WeightMap};
 
-/// Everything a layer needs to find and place its weights.
+/// Everything a layer needs to find and place its weights. Weights are moved out of the
+/// map as layers take them, so each stored tensor is freed once its compute form exists.
 pub struct Loader<'a> {
-    pub weights: &'a WeightMap,
+    pub weights: RefCell<WeightMap>,
     pub policy: ComputePolicy,
     pub device: &'a Device,
 }
 
 impl Loader<'_> {
+    pub fn take(&self, name: &str) -> Result<StoredTensor> {
+        self.weights.borrow_mut().take(name)
+    }
+
     pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        self.weights.f32(name, shape, self.device)
+        self.take(name)?.f32_shaped(name, shape, self.device)
     }
 
     /// A linear layer `out x in` named `{prefix}.weight` / `{prefix}.bias`.
     pub fn linear(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
-        let w = self.weights.get(&format!("{prefix}.weight"))?;
+        let w = self.take(&format!("{prefix}.weight"))?;
         let bias = Some(self.f32(&format!("{prefix}.bias"), &[out_dim])?);
         Linear::new(w, &format!("{prefix}.weight"), in_dim, out_dim, bias, self)
     }
@@ -52,7 +59,7 @@ enum LinearKind {
 
 impl Linear {
     pub fn new(
-        w: &StoredTensor,
+        w: StoredTensor,
         name: &str,
         in_dim: usize,
         out_dim: usize,
@@ -66,7 +73,7 @@ impl Linear {
                 w.dims()
             )));
         }
-        let kind = match w {
+        let kind = match &w {
             StoredTensor::Quant(q)
                 if ld.policy.keeps_quantized(q.dtype())
                     && q.shape().dims() == [out_dim, in_dim] =>

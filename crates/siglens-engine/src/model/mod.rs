@@ -7,6 +7,8 @@ mod vision;
 
 pub use layers::l2_normalize;
 
+use std::cell::RefCell;
+
 use candle_core::{Device, Tensor};
 
 use crate::config::SiglipConfig;
@@ -45,12 +47,12 @@ pub struct SiglipModel {
 impl SiglipModel {
     pub fn load(
         config: &SiglipConfig,
-        weights: &WeightMap,
+        weights: WeightMap,
         policy: ComputePolicy,
         device: &Device,
     ) -> Result<Self> {
         let ld = Loader {
-            weights,
+            weights: RefCell::new(weights),
             policy,
             device,
         };

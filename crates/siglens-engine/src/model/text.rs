@@ -31,11 +31,11 @@ impl TextTower {
         let h = cfg.hidden_size;
         let p = "text_model";
         let name = format!("{p}.embeddings.token_embedding.weight");
-        let tokens = match ld.weights.get(&name)? {
+        let tokens = match ld.take(&name)? {
             StoredTensor::Quant(q) if q.shape().dims() == [cfg.vocab_size, h] => {
-                TokenTable::Quant(q.clone())
+                TokenTable::Quant(q)
             }
-            _ => TokenTable::Dense(ld.f32(&name, &[cfg.vocab_size, h])?),
+            t => TokenTable::Dense(t.f32_shaped(&name, &[cfg.vocab_size, h], ld.device)?),
         };
         let spec = EncoderSpec {
             hidden: h,

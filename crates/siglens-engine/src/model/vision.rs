@@ -30,9 +30,7 @@ impl VisionTower {
         let h = cfg.hidden_size;
         let p = "vision_model";
         let patch_in = cfg.num_channels * cfg.patch_size * cfg.patch_size;
-        let w = ld
-            .weights
-            .get(&format!("{p}.embeddings.patch_embedding.weight"))?;
+        let w = ld.take(&format!("{p}.embeddings.patch_embedding.weight"))?;
         let bias = ld.f32(&format!("{p}.embeddings.patch_embedding.bias"), &[h])?;
         let patch = Linear::new(w, "patch_embedding.weight", patch_in, h, Some(bias), ld)?;
         let spec = EncoderSpec {

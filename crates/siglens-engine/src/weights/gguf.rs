@@ -56,29 +56,7 @@ pub fn write_gguf<W: Write + Seek>(
 pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
     let content = gguf_file::Content::read(r)
         .map_err(|e| Error::Weights(format!("not a valid GGUF file: {e}")))?;
-    let text = |key: &str| -> Result<Option<String>> {
-        match content.metadata.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .to_string()
-                .map(|s| Some(s.clone()))
-                .map_err(|_| Error::Weights(format!("GGUF metadata {key} is not a string"))),
-        }
-    };
-    match text(KEY_ARCH)? {
-        Some(a) if a == GGUF_ARCH => {}
-        other => {
-            return Err(Error::Weights(format!(
-                "GGUF architecture is {other:?}, expected \"{GGUF_ARCH}\" (make one with `siglens quantize`)"
-            )))
-        }
-    }
-    let config_json =
-        text(KEY_CONFIG)?.ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_CONFIG}")))?;
-    let tokenizer_json = text(KEY_TOKENIZER)?
-        .ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_TOKENIZER}")))?;
-    let preprocessor_json = text(KEY_PREPROCESSOR)?;
-    let tokenizer_config_json = text(KEY_TOKENIZER_CONFIG)?;
+    check_architecture(&content.metadata)?;
     let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
     for name in content.tensor_infos.keys() {
         let q = content
@@ -92,11 +70,44 @@ pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
         };
         tensors.insert(name.clone(), t);
     }
+    model_files_from_metadata(&content.metadata, WeightMap::new(tensors))
+}
+
+fn metadata_text(meta: &HashMap<String, gguf_file::Value>, key: &str) -> Result<Option<String>> {
+    match meta.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .to_string()
+            .map(|s| Some(s.clone()))
+            .map_err(|_| Error::Weights(format!("GGUF metadata {key} is not a string"))),
+    }
+}
+
+fn check_architecture(meta: &HashMap<String, gguf_file::Value>) -> Result<()> {
+    match metadata_text(meta, KEY_ARCH)? {
+        Some(a) if a == GGUF_ARCH => Ok(()),
+        other => Err(Error::Weights(format!(
+            "GGUF architecture is {other:?}, expected \"{GGUF_ARCH}\" (make one with `siglens quantize`)"
+        ))),
+    }
+}
+
+/// The JSON files our GGUF carries in its metadata, with the weights read from it.
+pub(super) fn model_files_from_metadata(
+    meta: &HashMap<String, gguf_file::Value>,
+    weights: WeightMap,
+) -> Result<ModelFiles> {
+    check_architecture(meta)?;
+    let text = |key: &str| metadata_text(meta, key);
+    let config_json =
+        text(KEY_CONFIG)?.ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_CONFIG}")))?;
+    let tokenizer_json = text(KEY_TOKENIZER)?
+        .ok_or_else(|| Error::Weights(format!("GGUF lacks {KEY_TOKENIZER}")))?;
     Ok(ModelFiles {
         config_json,
-        preprocessor_json,
+        preprocessor_json: text(KEY_PREPROCESSOR)?,
         tokenizer_json,
-        tokenizer_config_json,
-        weights: WeightMap::new(tensors),
+        tokenizer_config_json: text(KEY_TOKENIZER_CONFIG)?,
+        weights,
     })
 }

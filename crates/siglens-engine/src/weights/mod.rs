@@ -2,6 +2,7 @@
 //! or our single-file GGUF, held dense (f32) or quantized, by tensor name.
 
 mod gguf;
+mod gguf_stream;
 mod safetensors;
 mod storage;
 
@@ -12,6 +13,7 @@ use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
 
 pub use self::gguf::{read_gguf, write_gguf, GGUF_ARCH};
+pub use self::gguf_stream::GgufStream;
 pub use self::safetensors::{load_safetensors_bytes, load_safetensors_file};
 pub use self::storage::{quantize_for_storage, ComputePolicy, StorageDType};
 
@@ -40,6 +42,18 @@ impl StoredTensor {
         })
     }
 
+    /// f32 copy reshaped to `shape`, which must have the same number of elements.
+    pub fn f32_shaped(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
+        let dims = self.dims();
+        let n: usize = dims.iter().product();
+        if n != shape.iter().product::<usize>() {
+            return Err(Error::Weights(format!(
+                "tensor {name} has shape {dims:?}, expected {shape:?}"
+            )));
+        }
+        Ok(self.to_f32(device)?.reshape(shape)?)
+    }
+
     pub fn size_in_bytes(&self) -> usize {
         match self {
             Self::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
@@ -65,17 +79,21 @@ impl WeightMap {
             .ok_or_else(|| Error::Weights(format!("tensor {name} is missing")))
     }
 
+    /// Moves a tensor out, so that a model being built frees each stored tensor as soon as
+    /// its compute form exists (loading never holds two full copies of the weights).
+    pub fn take(&mut self, name: &str) -> Result<StoredTensor> {
+        self.tensors
+            .remove(name)
+            .ok_or_else(|| Error::Weights(format!("tensor {name} is missing")))
+    }
+
+    pub fn insert(&mut self, name: String, t: StoredTensor) {
+        self.tensors.insert(name, t);
+    }
+
     /// A dense f32 tensor with the expected shape.
     pub fn f32(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
-        let t = self.get(name)?;
-        let dims = t.dims();
-        let n: usize = dims.iter().product();
-        if n != shape.iter().product::<usize>() {
-            return Err(Error::Weights(format!(
-                "tensor {name} has shape {dims:?}, expected {shape:?}"
-            )));
-        }
-        Ok(t.to_f32(device)?.reshape(shape)?)
+        self.get(name)?.f32_shaped(name, shape, device)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &String> {
