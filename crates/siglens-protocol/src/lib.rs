@@ -1,0 +1,269 @@
+//! The messages between the siglens UI and its engine worker. Both sides depend on this
+//! crate, so a change to the protocol is a compile error on the other side, not a silent
+//! mismatch.
+//!
+//! On the wire every message is a JS object `{ msg, buffers }`: `msg` is one of the types
+//! below serialised with serde-wasm-bindgen, and `buffers` is an array of `ArrayBuffer`s
+//! (image file bytes) passed in postMessage's transfer list, so they are moved, not copied.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(target_arch = "wasm32")]
+mod wire;
+#[cfg(target_arch = "wasm32")]
+pub use wire::{decode, encode, WireError};
+
+pub type RequestId = u32;
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSource {
+    /// A single-file GGUF made by `siglens quantize`, at a URL (relative to the page, or
+    /// absolute).
+    Gguf { url: String },
+}
+
+impl ModelSource {
+    /// The IndexedDB cache key: source, revision and storage dtype in one string. A GGUF's
+    /// dtype is fixed by the file, so its URL identifies it.
+    pub fn cache_key(&self) -> String {
+        match self {
+            Self::Gguf { url } => format!("gguf:{url}"),
+        }
+    }
+}
+
+/// Text handling shared by the text requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextSettings {
+    /// `{}` is replaced by the label; `None` embeds the texts as given.
+    pub template: Option<String>,
+    /// SigLIP 2 was trained on lower-cased text.
+    pub lowercase: bool,
+}
+
+impl Default for TextSettings {
+    fn default() -> Self {
+        Self {
+            template: Some("This is a photo of {}.".into()),
+            lowercase: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Loads (from the cache, else the network) and makes it the current model.
+    LoadModel { source: ModelSource },
+    /// One image per transferred buffer, `names[i]` naming `buffers[i]`. Each image's
+    /// result is reported as it finishes ([`Progress::Image`]); a bad image fails alone.
+    EmbedImages { names: Vec<String> },
+    EmbedTexts {
+        texts: Vec<String>,
+        settings: TextSettings,
+    },
+    /// Sigmoid scores of each image embedding against each label (with the template).
+    Classify {
+        image_embeddings: Vec<Vec<f32>>,
+        labels: Vec<String>,
+        settings: TextSettings,
+    },
+    /// Logits and sigmoid probabilities, rows = images, columns = texts.
+    Similarity {
+        image_embeddings: Vec<Vec<f32>>,
+        text_embeddings: Vec<Vec<f32>>,
+    },
+    /// Stops a running request at its next item; it then fails with [`ErrorKind::Cancelled`].
+    Cancel { target: RequestId },
+    ListCache,
+    DeleteCache { key: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: RequestId,
+    pub request: Request,
+}
+
+/// What the worker posts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The worker's wasm is running and accepts requests.
+    Ready { engine_version: String },
+    Progress { id: RequestId, progress: Progress },
+    Done { id: RequestId, output: Output },
+    Failed { id: RequestId, error: WorkerError },
+    /// The worker panicked; it cannot be used any more. The UI starts a fresh one.
+    Panicked { message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Reading the model out of IndexedDB.
+    ReadCache,
+    Download,
+    /// Writing to IndexedDB (happens while downloading).
+    Store,
+    /// Building the model from the weights.
+    Load,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Progress {
+    Phase {
+        phase: Phase,
+    },
+    Bytes {
+        phase: Phase,
+        url: String,
+        loaded: u64,
+        total: Option<u64>,
+        bytes_per_sec: f64,
+    },
+    /// Something the user should know that did not stop the request (e.g. the model could
+    /// not be cached and lives in memory only).
+    Notice {
+        message: String,
+    },
+    Image {
+        index: usize,
+        result: ItemResult,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ItemResult {
+    Ok { embedding: Vec<f32> },
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub key: String,
+    pub source: ModelSource,
+    pub embed_dim: usize,
+    pub image_size: usize,
+    /// Bytes of the file (as stored in the cache).
+    pub file_bytes: u64,
+    pub from_cache: bool,
+    /// Request to ready.
+    pub load_ms: f64,
+    /// Network requests made for this load (0 on a warm start).
+    pub network_requests: u32,
+    /// WebAssembly memory after loading; it never shrinks, so this is the peak so far.
+    pub wasm_memory_bytes: u64,
+    pub uses_attention_mask: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedModel {
+    pub key: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Milliseconds since the epoch.
+    pub stored_at: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Output {
+    Loaded {
+        info: ModelInfo,
+    },
+    Images {
+        results: Vec<ItemResult>,
+    },
+    Texts {
+        embeddings: Vec<Vec<f32>>,
+    },
+    Scores {
+        labels: Vec<String>,
+        /// rows = images, columns = labels.
+        probs: Vec<Vec<f32>>,
+    },
+    Similarity {
+        logits: Vec<Vec<f32>>,
+        probs: Vec<Vec<f32>>,
+    },
+    Cache {
+        models: Vec<CachedModel>,
+        /// From `navigator.storage.estimate()`, when the browser tells.
+        usage: Option<f64>,
+        quota: Option<f64>,
+    },
+    Deleted,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// HTTP error status, CORS or a dropped connection that could not be resumed.
+    Network,
+    /// The bytes are not a usable model (wrong format, truncated, wrong length).
+    BadModel,
+    /// No model loaded yet.
+    NoModel,
+    BadInput,
+    Storage,
+    Cancelled,
+    Protocol,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerError {
+    pub kind: ErrorKind,
+    /// For people: says what failed and, where it helps, what to do.
+    pub message: String,
+}
+
+impl WorkerError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_key_names_the_source() {
+        let s = ModelSource::Gguf {
+            url: "models/a-q8_0.gguf".into(),
+        };
+        assert_eq!(s.cache_key(), "gguf:models/a-q8_0.gguf");
+    }
+
+    #[test]
+    fn messages_roundtrip_through_serde() {
+        let e = Event::Progress {
+            id: 7,
+            progress: Progress::Image {
+                index: 2,
+                result: ItemResult::Error {
+                    message: "cannot identify image file: x.txt".into(),
+                },
+            },
+        };
+        let j = serde_json::to_string(&e).unwrap();
+        assert!(j.contains("\"type\":\"progress\"") && j.contains("\"status\":\"error\""));
+        assert_eq!(serde_json::from_str::<Event>(&j).unwrap(), e);
+    }
+}

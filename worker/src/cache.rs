@@ -1,0 +1,201 @@
+//! The IndexedDB model cache. A model is stored as fixed-size chunks plus a manifest that
+//! is written last, with the file's sha256: an entry without a manifest is a partial write
+//! and is never read; an entry whose bytes do not hash to the manifest's is discarded.
+
+use idb::{Database, DatabaseEvent, Factory, KeyRange, ObjectStoreParams, Query, TransactionMode};
+use js_sys::Uint8Array;
+use serde::{Deserialize, Serialize};
+use siglens_protocol::{CachedModel, ErrorKind, WorkerError};
+use wasm_bindgen::{JsCast, JsValue};
+
+const DB_NAME: &str = "siglens-models";
+const DB_VERSION: u32 = 1;
+const MANIFESTS: &str = "manifests";
+const CHUNKS: &str = "chunks";
+/// Bytes per stored chunk: big enough for few transactions, small enough that reading
+/// one adds little to peak memory.
+pub const CHUNK_BYTES: usize = 8 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub key: String,
+    pub bytes: u64,
+    pub chunks: u32,
+    pub sha256: String,
+    pub stored_at: f64,
+}
+
+impl From<&Manifest> for CachedModel {
+    fn from(m: &Manifest) -> Self {
+        CachedModel {
+            key: m.key.clone(),
+            bytes: m.bytes,
+            sha256: m.sha256.clone(),
+            stored_at: m.stored_at,
+        }
+    }
+}
+
+fn storage_err(what: &str, e: impl std::fmt::Display) -> WorkerError {
+    WorkerError::new(ErrorKind::Storage, format!("model cache: {what}: {e}"))
+}
+
+/// Chunk keys sort by model key, then index, so one key range covers a model.
+fn chunk_key(key: &str, index: u32) -> JsValue {
+    JsValue::from_str(&format!("{key}\u{0}{index:08}"))
+}
+
+pub struct ModelCache {
+    db: Database,
+}
+
+impl ModelCache {
+    pub async fn open() -> Result<Self, WorkerError> {
+        let factory = Factory::new().map_err(|e| {
+            storage_err("IndexedDB is not available (private browsing?)", e)
+        })?;
+        let mut req = factory
+            .open(DB_NAME, Some(DB_VERSION))
+            .map_err(|e| storage_err("opening the database", e))?;
+        req.on_upgrade_needed(|event| {
+            let Ok(db) = event.database() else { return };
+            for name in [MANIFESTS, CHUNKS] {
+                if !db.store_names().iter().any(|n| n == name) {
+                    let _ = db.create_object_store(name, ObjectStoreParams::new());
+                }
+            }
+        });
+        let db = req
+            .await
+            .map_err(|e| storage_err("opening the database", e))?;
+        Ok(Self { db })
+    }
+
+    pub async fn manifest(&self, key: &str) -> Result<Option<Manifest>, WorkerError> {
+        let tx = self
+            .db
+            .transaction(&[MANIFESTS], TransactionMode::ReadOnly)
+            .map_err(|e| storage_err("reading", e))?;
+        let store = tx.object_store(MANIFESTS).map_err(|e| storage_err("reading", e))?;
+        let v = store
+            .get(Query::Key(JsValue::from_str(key)))
+            .map_err(|e| storage_err("reading", e))?
+            .await
+            .map_err(|e| storage_err("reading", e))?;
+        match v {
+            None => Ok(None),
+            // An unreadable manifest is treated as absent (and gets overwritten).
+            Some(v) => Ok(serde_wasm_bindgen::from_value(v).ok()),
+        }
+    }
+
+    pub async fn chunk(&self, key: &str, index: u32) -> Result<Option<Vec<u8>>, WorkerError> {
+        let tx = self
+            .db
+            .transaction(&[CHUNKS], TransactionMode::ReadOnly)
+            .map_err(|e| storage_err("reading", e))?;
+        let store = tx.object_store(CHUNKS).map_err(|e| storage_err("reading", e))?;
+        let v = store
+            .get(Query::Key(chunk_key(key, index)))
+            .map_err(|e| storage_err("reading", e))?
+            .await
+            .map_err(|e| storage_err("reading", e))?;
+        Ok(v.filter(|v| v.is_instance_of::<Uint8Array>())
+            .map(|v| Uint8Array::from(v).to_vec()))
+    }
+
+    async fn put(&self, store_name: &str, key: JsValue, value: &JsValue) -> Result<(), WorkerError> {
+        let tx = self
+            .db
+            .transaction(&[store_name], TransactionMode::ReadWrite)
+            .map_err(|e| storage_err("writing", e))?;
+        let store = tx.object_store(store_name).map_err(|e| storage_err("writing", e))?;
+        store
+            .put(value, Some(&key))
+            .map_err(|e| storage_err("writing", e))?;
+        let done = tx
+            .commit()
+            .map_err(|e| storage_err("writing", e))?
+            .await
+            .map_err(|e| storage_err("writing (is the storage quota full?)", e))?;
+        if !done.is_committed() {
+            return Err(storage_err("writing", "the browser aborted the write (storage full?)"));
+        }
+        Ok(())
+    }
+
+    pub async fn put_chunk(&self, key: &str, index: u32, bytes: &[u8]) -> Result<(), WorkerError> {
+        let arr = Uint8Array::from(bytes);
+        self.put(CHUNKS, chunk_key(key, index), &arr.into()).await
+    }
+
+    /// Written last: from here on the entry is complete.
+    pub async fn put_manifest(&self, m: &Manifest) -> Result<(), WorkerError> {
+        let v = serde_wasm_bindgen::to_value(m).map_err(|e| storage_err("writing", e))?;
+        self.put(MANIFESTS, JsValue::from_str(&m.key), &v).await
+    }
+
+    /// Removes the manifest first (so a half-deleted entry reads as absent), then chunks.
+    pub async fn delete(&self, key: &str) -> Result<(), WorkerError> {
+        let tx = self
+            .db
+            .transaction(&[MANIFESTS, CHUNKS], TransactionMode::ReadWrite)
+            .map_err(|e| storage_err("deleting", e))?;
+        let manifests = tx.object_store(MANIFESTS).map_err(|e| storage_err("deleting", e))?;
+        manifests
+            .delete(Query::Key(JsValue::from_str(key)))
+            .map_err(|e| storage_err("deleting", e))?;
+        let range = KeyRange::bound(
+            &JsValue::from_str(&format!("{key}\u{0}")),
+            &JsValue::from_str(&format!("{key}\u{1}")),
+            None,
+            None,
+        )
+        .map_err(|e| storage_err("deleting", e))?;
+        let chunks = tx.object_store(CHUNKS).map_err(|e| storage_err("deleting", e))?;
+        chunks
+            .delete(Query::KeyRange(range))
+            .map_err(|e| storage_err("deleting", e))?;
+        tx.commit()
+            .map_err(|e| storage_err("deleting", e))?
+            .await
+            .map_err(|e| storage_err("deleting", e))?;
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<Manifest>, WorkerError> {
+        let tx = self
+            .db
+            .transaction(&[MANIFESTS], TransactionMode::ReadOnly)
+            .map_err(|e| storage_err("listing", e))?;
+        let store = tx.object_store(MANIFESTS).map_err(|e| storage_err("listing", e))?;
+        let all = store
+            .get_all(None, None)
+            .map_err(|e| storage_err("listing", e))?
+            .await
+            .map_err(|e| storage_err("listing", e))?;
+        Ok(all
+            .into_iter()
+            .filter_map(|v| serde_wasm_bindgen::from_value(v).ok())
+            .collect())
+    }
+}
+
+/// `(usage, quota)` in bytes, when the browser tells.
+pub async fn storage_estimate() -> (Option<f64>, Option<f64>) {
+    let nav = crate::runtime::scope().navigator();
+    let Ok(p) = nav.storage().estimate() else {
+        return (None, None);
+    };
+    match wasm_bindgen_futures::JsFuture::from(p).await {
+        Ok(est) => {
+            let get = |k: &str| {
+                js_sys::Reflect::get(&est, &k.into())
+                    .ok()
+                    .and_then(|v| v.as_f64())
+            };
+            (get("usage"), get("quota"))
+        }
+        Err(_) => (None, None),
+    }
+}

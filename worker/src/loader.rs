@@ -1,0 +1,273 @@
+//! Getting a model into memory: from the IndexedDB cache when a verified copy is there
+//! (no network at all), else downloaded and stored while it streams. Either way the GGUF
+//! goes through [`GgufStream`] chunk by chunk, so the whole file is never held in memory.
+
+use sha2::{Digest, Sha256};
+use siglens_engine::weights::GgufStream;
+use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip};
+use siglens_protocol::{
+    ErrorKind, Event, ModelInfo, ModelSource, Phase, Progress, RequestId, WorkerError,
+};
+
+use crate::cache::{storage_estimate, Manifest, ModelCache, CHUNK_BYTES};
+use crate::download::{Download, Piece};
+use crate::runtime::{check_cancelled, now_ms, post, wasm_memory_bytes};
+
+fn progress(id: RequestId, progress: Progress) {
+    post(&Event::Progress { id, progress }, Vec::new());
+}
+
+fn notice(id: RequestId, message: String) {
+    progress(id, Progress::Notice { message });
+}
+
+/// Byte progress at most every 100 ms (and always at the end).
+struct Throttle(f64);
+
+impl Throttle {
+    fn due(&mut self) -> bool {
+        let now = now_ms();
+        if now - self.0 >= 100.0 {
+            self.0 = now;
+            return true;
+        }
+        false
+    }
+}
+
+fn bad_model(url: &str, e: impl std::fmt::Display) -> WorkerError {
+    WorkerError::new(ErrorKind::BadModel, format!("{url}: {e}"))
+}
+
+pub async fn load(id: RequestId, source: &ModelSource) -> Result<(Siglip, ModelInfo), WorkerError> {
+    let t0 = now_ms();
+    let key = source.cache_key();
+    let ModelSource::Gguf { url } = source;
+    let cache = match ModelCache::open().await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            notice(id, format!("{e}; the model will be kept in memory only"));
+            None
+        }
+    };
+    let mut cached: Option<(ModelFiles, u64)> = None;
+    if let Some(c) = &cache {
+        if let Some(m) = c.manifest(&key).await? {
+            progress(id, Progress::Phase { phase: Phase::ReadCache });
+            match read_cached(id, c, &m).await {
+                Ok(files) => cached = Some((files, m.bytes)),
+                Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
+                Err(e) => {
+                    notice(
+                        id,
+                        format!("the cached copy is damaged ({e}); discarding it and downloading again"),
+                    );
+                    c.delete(&key).await?;
+                }
+            }
+        }
+    }
+    let from_cache = cached.is_some();
+    let (files, file_bytes, network_requests) = match cached {
+        Some((files, bytes)) => (files, bytes, 0),
+        None => {
+            let r = download(id, url, &key, cache.as_ref()).await;
+            if r.is_err() {
+                // Never leave a partial entry behind.
+                if let Some(c) = &cache {
+                    let _ = c.delete(&key).await;
+                }
+            }
+            r?
+        }
+    };
+    progress(id, Progress::Phase { phase: Phase::Load });
+    let model = Siglip::load(files, LoadOptions::default()).map_err(|e| bad_model(url, e))?;
+    let info = ModelInfo {
+        key,
+        source: source.clone(),
+        embed_dim: model.embedding_dim(),
+        image_size: model.preprocess.height,
+        file_bytes,
+        from_cache,
+        load_ms: now_ms() - t0,
+        network_requests,
+        wasm_memory_bytes: wasm_memory_bytes(),
+        uses_attention_mask: model.uses_attention_mask(),
+    };
+    Ok((model, info))
+}
+
+/// Reads a cached entry through the stream parser, checking its length and sha256.
+async fn read_cached(
+    id: RequestId,
+    cache: &ModelCache,
+    m: &Manifest,
+) -> Result<ModelFiles, WorkerError> {
+    let corrupt = |what: String| WorkerError::new(ErrorKind::BadModel, what);
+    let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
+    let mut hasher = Sha256::new();
+    let mut throttle = Throttle(0.0);
+    for index in 0..m.chunks {
+        check_cancelled(id)?;
+        let chunk = cache
+            .chunk(&m.key, index)
+            .await?
+            .ok_or_else(|| corrupt(format!("chunk {index} of {} is missing", m.chunks)))?;
+        hasher.update(&chunk);
+        stream
+            .push(&chunk)
+            .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")))?;
+        if throttle.due() || index + 1 == m.chunks {
+            progress(
+                id,
+                Progress::Bytes {
+                    phase: Phase::ReadCache,
+                    url: m.key.clone(),
+                    loaded: stream.bytes_in(),
+                    total: Some(m.bytes),
+                    bytes_per_sec: 0.0,
+                },
+            );
+        }
+    }
+    let digest = format!("{:x}", hasher.finalize());
+    if stream.bytes_in() != m.bytes || digest != m.sha256 {
+        return Err(corrupt(format!(
+            "{} bytes with sha256 {digest}, the manifest says {} bytes with {}",
+            stream.bytes_in(),
+            m.bytes,
+            m.sha256
+        )));
+    }
+    stream
+        .finish()
+        .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")))
+}
+
+/// Downloads `url`, parsing as it streams and, when `cache` is given and has room, storing
+/// it chunk by chunk with the manifest written last. Returns the files, the byte count and
+/// the number of HTTP requests made.
+async fn download(
+    id: RequestId,
+    url: &str,
+    key: &str,
+    cache: Option<&ModelCache>,
+) -> Result<(ModelFiles, u64, u32), WorkerError> {
+    progress(id, Progress::Phase { phase: Phase::Download });
+    let mut dl = Download::start(url).await?;
+    let mut store = cache;
+    if let (Some(c), Some(total)) = (store, dl.total) {
+        if let (Some(usage), Some(quota)) = storage_estimate().await {
+            let free = (quota - usage).max(0.0);
+            // Headroom: IndexedDB stores values with some overhead.
+            if (total as f64) * 1.05 > free {
+                notice(
+                    id,
+                    format!(
+                        "not enough browser storage to keep this model ({:.0} MB needed, {:.0} MB \
+                         free): it is loaded for this session only and will be downloaded again \
+                         next time",
+                        total as f64 / 1e6,
+                        free / 1e6
+                    ),
+                );
+                store = None;
+            }
+        }
+        if store.is_some() {
+            // Leftovers of an earlier interrupted write.
+            c.delete(key).await?;
+        }
+    }
+    let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
+    let mut hasher = Sha256::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut next_chunk: u32 = 0;
+    let mut throttle = Throttle(0.0);
+    loop {
+        check_cancelled(id)?;
+        let piece = dl.next().await?;
+        match piece {
+            None => break,
+            Some(Piece::Restart) => {
+                notice(id, format!("{url}: the server cannot resume; downloading again from the start"));
+                stream = GgufStream::new(ComputePolicy::for_this_platform());
+                hasher = Sha256::new();
+                pending.clear();
+                next_chunk = 0;
+                if let Some(c) = store {
+                    c.delete(key).await?;
+                }
+            }
+            Some(Piece::Bytes(bytes)) => {
+                stream.push(&bytes).map_err(|e| bad_model(url, e))?;
+                hasher.update(&bytes);
+                if let Some(c) = store {
+                    pending.extend_from_slice(&bytes);
+                    while pending.len() >= CHUNK_BYTES {
+                        let rest = pending.split_off(CHUNK_BYTES);
+                        if let Err(e) = c.put_chunk(key, next_chunk, &pending).await {
+                            store = None;
+                            let _ = c.delete(key).await;
+                            notice(id, format!("{e}; the model is loaded for this session only"));
+                        }
+                        pending = rest;
+                        next_chunk += 1;
+                    }
+                    if store.is_none() {
+                        pending = Vec::new();
+                    }
+                }
+            }
+        }
+        if throttle.due() {
+            progress(
+                id,
+                Progress::Bytes {
+                    phase: Phase::Download,
+                    url: url.to_string(),
+                    loaded: dl.received,
+                    total: dl.total,
+                    bytes_per_sec: dl.bytes_per_sec(),
+                },
+            );
+        }
+    }
+    progress(
+        id,
+        Progress::Bytes {
+            phase: Phase::Download,
+            url: url.to_string(),
+            loaded: dl.received,
+            total: dl.total,
+            bytes_per_sec: dl.bytes_per_sec(),
+        },
+    );
+    let bytes = dl.received;
+    let files = stream.finish().map_err(|e| bad_model(url, e))?;
+    if let Some(c) = store {
+        progress(id, Progress::Phase { phase: Phase::Store });
+        let mut stored = Ok(());
+        if !pending.is_empty() {
+            stored = c.put_chunk(key, next_chunk, &pending).await;
+            next_chunk += 1;
+        }
+        if stored.is_ok() {
+            stored = c
+                .put_manifest(&Manifest {
+                    key: key.to_string(),
+                    bytes,
+                    chunks: next_chunk,
+                    sha256: format!("{:x}", hasher.finalize()),
+                    stored_at: js_sys::Date::now(),
+                })
+                .await;
+        }
+        if let Err(e) = stored {
+            let _ = c.delete(key).await;
+            notice(id, format!("{e}; the model is loaded for this session only"));
+        }
+    }
+    Ok((files, bytes, dl.requests))
+}

@@ -1,0 +1,196 @@
+//! One handler per request type. Requests run as async tasks; long ones yield between
+//! items so that a cancel (or another request) is seen promptly.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use siglens_engine::{Siglip, TextOptions};
+use siglens_protocol::{
+    ErrorKind, Event, ItemResult, Output, Progress, Request, RequestId, TextSettings, WorkerError,
+};
+
+use crate::cache::{storage_estimate, ModelCache};
+use crate::runtime::{cancel, check_cancelled, forget_cancel, post, yield_now};
+
+thread_local! {
+    static MODEL: RefCell<Option<Rc<Siglip>>> = const { RefCell::new(None) };
+}
+
+/// Texts per forward pass of the text tower.
+const TEXT_BATCH: usize = 8;
+
+fn current_model() -> Result<Rc<Siglip>, WorkerError> {
+    MODEL.with(|m| m.borrow().clone()).ok_or_else(|| {
+        WorkerError::new(ErrorKind::NoModel, "no model is loaded yet: load one first")
+    })
+}
+
+fn engine_err(kind: ErrorKind) -> impl Fn(siglens_engine::Error) -> WorkerError {
+    move |e| WorkerError::new(kind, e.to_string())
+}
+
+pub fn dispatch(id: RequestId, request: Request, buffers: Vec<ArrayBuffer>) {
+    if let Request::Cancel { target } = request {
+        cancel(target);
+        post(&Event::Done { id, output: Output::Cancelled }, Vec::new());
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        let event = match handle(id, request, buffers).await {
+            Ok(output) => Event::Done { id, output },
+            Err(error) => Event::Failed { id, error },
+        };
+        forget_cancel(id);
+        post(&event, Vec::new());
+    });
+}
+
+async fn handle(
+    id: RequestId,
+    request: Request,
+    buffers: Vec<ArrayBuffer>,
+) -> Result<Output, WorkerError> {
+    match request {
+        Request::LoadModel { source } => {
+            // Free the old model first: two base models may not fit in wasm32's 4 GiB.
+            MODEL.with(|m| m.borrow_mut().take());
+            let (model, info) = crate::loader::load(id, &source).await?;
+            MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(model)));
+            Ok(Output::Loaded { info })
+        }
+        Request::EmbedImages { names } => embed_images(id, names, buffers).await,
+        Request::EmbedTexts { texts, settings } => {
+            let embeddings = embed_texts(id, &texts, &settings).await?;
+            Ok(Output::Texts { embeddings })
+        }
+        Request::Classify {
+            image_embeddings,
+            labels,
+            settings,
+        } => {
+            let model = current_model()?;
+            check_dims(&model, &image_embeddings)?;
+            if labels.is_empty() {
+                return Err(WorkerError::new(ErrorKind::BadInput, "no labels given"));
+            }
+            let texts = embed_texts(id, &labels, &settings).await?;
+            let probs = model.similarity(&image_embeddings, &texts).probs;
+            Ok(Output::Scores { labels, probs })
+        }
+        Request::Similarity {
+            image_embeddings,
+            text_embeddings,
+        } => {
+            let model = current_model()?;
+            check_dims(&model, &image_embeddings)?;
+            check_dims(&model, &text_embeddings)?;
+            let s = model.similarity(&image_embeddings, &text_embeddings);
+            Ok(Output::Similarity {
+                logits: s.logits,
+                probs: s.probs,
+            })
+        }
+        Request::ListCache => {
+            let cache = ModelCache::open().await?;
+            let models = cache.list().await?.iter().map(Into::into).collect();
+            let (usage, quota) = storage_estimate().await;
+            Ok(Output::Cache {
+                models,
+                usage,
+                quota,
+            })
+        }
+        Request::DeleteCache { key } => {
+            ModelCache::open().await?.delete(&key).await?;
+            Ok(Output::Deleted)
+        }
+        Request::Cancel { .. } => unreachable!("handled in dispatch"),
+    }
+}
+
+fn check_dims(model: &Siglip, embeddings: &[Vec<f32>]) -> Result<(), WorkerError> {
+    let d = model.embedding_dim();
+    match embeddings.iter().position(|e| e.len() != d) {
+        Some(i) => Err(WorkerError::new(
+            ErrorKind::BadInput,
+            format!(
+                "embedding {i} has {} dimensions, the loaded model's have {d} (made with another model?)",
+                embeddings[i].len()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// One image at a time: each result is posted as soon as it exists (the UI keeps it even if
+/// the worker dies later), and a cancel stops the batch at the next image.
+async fn embed_images(
+    id: RequestId,
+    names: Vec<String>,
+    buffers: Vec<ArrayBuffer>,
+) -> Result<Output, WorkerError> {
+    if names.len() != buffers.len() {
+        return Err(WorkerError::new(
+            ErrorKind::Protocol,
+            format!("{} names for {} image buffers", names.len(), buffers.len()),
+        ));
+    }
+    let model = current_model()?;
+    let mut results = Vec::with_capacity(buffers.len());
+    for (index, buffer) in buffers.into_iter().enumerate() {
+        yield_now().await;
+        check_cancelled(id)?;
+        let bytes = Uint8Array::new(&buffer).to_vec();
+        drop(buffer);
+        let result = match model.embed_images(&[&bytes]).pop() {
+            Some(Ok(embedding)) => ItemResult::Ok { embedding },
+            Some(Err(e)) => ItemResult::Error {
+                message: e.to_string(),
+            },
+            None => ItemResult::Error {
+                message: "no result".into(),
+            },
+        };
+        post(
+            &Event::Progress {
+                id,
+                progress: Progress::Image {
+                    index,
+                    result: result.clone(),
+                },
+            },
+            Vec::new(),
+        );
+        results.push(result);
+    }
+    Ok(Output::Images { results })
+}
+
+async fn embed_texts(
+    id: RequestId,
+    texts: &[String],
+    settings: &TextSettings,
+) -> Result<Vec<Vec<f32>>, WorkerError> {
+    let model = current_model()?;
+    let mut opts = TextOptions {
+        lowercase: settings.lowercase,
+        ..Default::default()
+    };
+    if let Some(t) = &settings.template {
+        opts.template = t.clone();
+    }
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(TEXT_BATCH) {
+        yield_now().await;
+        check_cancelled(id)?;
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let embs = match settings.template {
+            Some(_) => model.embed_labels(&refs, &opts),
+            None => model.embed_texts(&refs, &opts),
+        }
+        .map_err(engine_err(ErrorKind::BadInput))?;
+        out.extend(embs);
+    }
+    Ok(out)
+}
