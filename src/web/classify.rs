@@ -1,0 +1,169 @@
+//! Zero-shot classification: labels and template in, sigmoid scores out, as sorted bars
+//! per image and as the images x labels matrix with the value in each cell.
+
+use leptos::prelude::*;
+use siglens_protocol::{Output, Request, TextSettings};
+
+use super::client::Reply;
+use super::export::download_embeddings_json;
+use super::state::AppState;
+
+const DEFAULT_LABELS: &str = "cat\ndog\ncoffee\nrocket\nastronaut";
+
+#[derive(Clone, Debug, PartialEq)]
+struct ScoreTable {
+    images: Vec<(u32, String)>,
+    labels: Vec<String>,
+    /// rows = images, columns = labels.
+    probs: Vec<Vec<f32>>,
+}
+
+fn parse_labels(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Heatmap colour for a probability: transparent at 0, the accent colour at 1.
+fn cell_style(p: f32) -> String {
+    format!("background: rgba(37, 99, 235, {:.3})", p.clamp(0.0, 1.0) * 0.85)
+}
+
+#[component]
+pub fn ClassifyPanel(state: AppState) -> impl IntoView {
+    let labels = RwSignal::new(DEFAULT_LABELS.to_string());
+    let template = RwSignal::new(TextSettings::default().template.unwrap_or_default());
+    let lowercase = RwSignal::new(true);
+    let threshold = RwSignal::new(0.5f32);
+    let table = RwSignal::new(None::<ScoreTable>);
+    let error = RwSignal::new(None::<String>);
+    let running = RwSignal::new(false);
+
+    let classify = move || {
+        let images = state.embedded();
+        let labels = parse_labels(&labels.get_untracked());
+        if images.is_empty() {
+            error.set(Some("add images (and load a model) first".into()));
+            return;
+        }
+        if labels.is_empty() {
+            error.set(Some("type at least one label".into()));
+            return;
+        }
+        error.set(None);
+        running.set(true);
+        let settings = TextSettings {
+            template: Some(template.get_untracked()),
+            lowercase: lowercase.get_untracked(),
+        };
+        let ids: Vec<(u32, String)> = images.iter().map(|(i, n, _)| (*i, n.clone())).collect();
+        let image_embeddings = images.into_iter().map(|(_, _, e)| e).collect();
+        state.request(
+            Request::Classify { image_embeddings, labels, settings },
+            Vec::new(),
+            move |r| match r {
+                Reply::Done(Output::Scores { labels, probs }) => {
+                    running.set(false);
+                    table.set(Some(ScoreTable { images: ids.clone(), labels, probs }));
+                }
+                Reply::Failed(e) => {
+                    running.set(false);
+                    error.set(Some(e.message));
+                }
+                _ => {}
+            },
+        );
+    };
+
+    view! {
+        <section class="panel" aria-labelledby="classify-h">
+            <h2 id="classify-h">"Classify"</h2>
+            <div class="grid2">
+                <label>
+                    "Labels, one per line"
+                    <textarea id="labels" rows="6" prop:value=move || labels.get()
+                        on:input=move |ev| labels.set(event_target_value(&ev))></textarea>
+                </label>
+                <div>
+                    <label>
+                        "Prompt template (" <code>"{}"</code> " is the label)"
+                        <input id="template" type="text" prop:value=move || template.get()
+                            on:input=move |ev| template.set(event_target_value(&ev)) />
+                    </label>
+                    <label class="inline">
+                        <input id="lowercase" type="checkbox" prop:checked=move || lowercase.get()
+                            on:change=move |ev| lowercase.set(event_target_checked(&ev)) />
+                        "lower-case texts (SigLIP 2 was trained on lower-cased text)"
+                    </label>
+                    <label>
+                        {move || format!("Threshold for a match: {:.2}", threshold.get())}
+                        <input id="threshold" type="range" min="0" max="1" step="0.01"
+                            prop:value=move || threshold.get().to_string()
+                            on:input=move |ev| threshold.set(event_target_value(&ev).parse().unwrap_or(0.5)) />
+                    </label>
+                    <div class="row">
+                        <button id="classify" on:click=move |_| classify()
+                            disabled=move || running.get() || state.model.get().is_none()>"Classify"</button>
+                        <button id="export-json" on:click=move |_| download_embeddings_json(state)
+                            disabled=move || state.model.get().is_none()>"Export embeddings (JSON)"</button>
+                    </div>
+                </div>
+            </div>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {move || table.get().map(|t| {
+                let th = threshold.get();
+                view! {
+                    <p class="muted">
+                        "Scores are independent sigmoid probabilities (SigLIP), not a softmax: "
+                        "several labels can match one image, or none."
+                    </p>
+                    <div id="results" class="results">
+                        {t.images.iter().enumerate().map(|(i, (_, name))| {
+                            let mut order: Vec<usize> = (0..t.labels.len()).collect();
+                            order.sort_by(|&a, &b| t.probs[i][b].total_cmp(&t.probs[i][a]));
+                            view! {
+                                <figure class="scores" data-image=name.clone()>
+                                    <figcaption>{name.clone()}</figcaption>
+                                    <svg role="img" aria-label=format!("scores for {name}")
+                                        viewBox=format!("0 0 300 {}", 18 * order.len()) width="100%">
+                                        {order.iter().enumerate().map(|(row, &j)| {
+                                            let p = t.probs[i][j];
+                                            let y = row * 18;
+                                            let cls = if p >= th { "bar match" } else { "bar" };
+                                            view! {
+                                                <g class=cls data-label=t.labels[j].clone() data-score=p.to_string()>
+                                                    <text x="0" y=y + 13 class="bar-label">{t.labels[j].clone()}</text>
+                                                    <rect x="110" y=y + 3 height="12" width=format!("{:.1}", 150.0 * p) />
+                                                    <text x="265" y=y + 13>{format!("{p:.3}")}</text>
+                                                </g>
+                                            }
+                                        }).collect_view()}
+                                    </svg>
+                                </figure>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <h3>"Image × label matrix"</h3>
+                    <div class="matrix-wrap">
+                        <table id="matrix" class="matrix">
+                            <thead><tr><th scope="col">"image"</th>
+                                {t.labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view()}
+                            </tr></thead>
+                            <tbody>
+                                {t.images.iter().enumerate().map(|(i, (_, name))| view! {
+                                    <tr><th scope="row">{name.clone()}</th>
+                                        {t.probs[i].iter().map(|&p| view! {
+                                            <td style=cell_style(p) data-prob=p.to_string()>{format!("{p:.3}")}</td>
+                                        }).collect_view()}
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+            })}
+        </section>
+    }
+}

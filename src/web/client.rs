@@ -1,0 +1,188 @@
+//! The UI side of the worker protocol: typed requests, a callback per request id, and a
+//! fresh worker when the old one panicked or the user restarts it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::ArrayBuffer;
+use siglens_protocol::{
+    Envelope, ErrorKind, Event, Output, Progress, Request, RequestId, WorkerError,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+/// Trunk's loader shim for the worker bundle (`data-loader-shim` in index.html).
+const WORKER_URL: &str = "./worker_loader.js";
+
+pub enum Reply {
+    Progress(Progress),
+    Done(Output),
+    Failed(WorkerError),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkerStatus {
+    Starting,
+    Ready(String),
+    /// The worker died (panic or a load error); it must be restarted.
+    Crashed(String),
+}
+
+type Callback = Box<dyn FnMut(Reply)>;
+
+struct Inner {
+    worker: Option<Worker>,
+    next_id: RequestId,
+    pending: HashMap<RequestId, Callback>,
+    on_status: Rc<dyn Fn(WorkerStatus)>,
+    // Kept alive with the worker they are attached to.
+    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+#[derive(Clone)]
+pub struct WorkerClient {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl WorkerClient {
+    pub fn new(on_status: impl Fn(WorkerStatus) + 'static) -> Self {
+        let client = Self {
+            inner: Rc::new(RefCell::new(Inner {
+                worker: None,
+                next_id: 1,
+                pending: HashMap::new(),
+                on_status: Rc::new(on_status),
+                _handlers: Vec::new(),
+            })),
+        };
+        client.start();
+        client
+    }
+
+    fn status(&self, s: WorkerStatus) {
+        let f = self.inner.borrow().on_status.clone();
+        f(s);
+    }
+
+    fn start(&self) {
+        self.status(WorkerStatus::Starting);
+        let worker = match Worker::new(WORKER_URL) {
+            Ok(w) => w,
+            Err(e) => {
+                self.status(WorkerStatus::Crashed(format!("could not start the worker: {e:?}")));
+                return;
+            }
+        };
+        let me = self.clone();
+        let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let e: MessageEvent = e.unchecked_into();
+            me.on_message(&e.data());
+        });
+        let me = self.clone();
+        let onerror = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let msg = e
+                .dyn_ref::<ErrorEvent>()
+                .map(|e| e.message())
+                .unwrap_or_else(|| "unknown error".into());
+            me.crashed(format!("the engine worker failed: {msg}"));
+        });
+        worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(onerror.as_ref().unchecked_ref()));
+        let mut inner = self.inner.borrow_mut();
+        inner.worker = Some(worker);
+        inner._handlers = vec![onmessage, onerror];
+    }
+
+    /// Fails every pending request (their results so far were already delivered as
+    /// progress) and reports the crash.
+    fn crashed(&self, message: String) {
+        let pending: Vec<Callback> = self.inner.borrow_mut().pending.drain().map(|(_, c)| c).collect();
+        for mut cb in pending {
+            cb(Reply::Failed(WorkerError::new(
+                ErrorKind::Internal,
+                format!("{message}; restart the engine to go on"),
+            )));
+        }
+        self.status(WorkerStatus::Crashed(message));
+    }
+
+    fn on_message(&self, data: &JsValue) {
+        let event = match siglens_protocol::decode::<Event>(data) {
+            Ok((e, _)) => e,
+            Err(e) => {
+                web_sys::console::error_1(&JsValue::from_str(&e.0));
+                return;
+            }
+        };
+        let (id, reply, last) = match event {
+            Event::Ready { engine_version } => {
+                self.status(WorkerStatus::Ready(engine_version));
+                return;
+            }
+            Event::Panicked { message } => {
+                self.crashed(format!("the engine crashed: {message}"));
+                return;
+            }
+            Event::Progress { id, progress } => (id, Reply::Progress(progress), false),
+            Event::Done { id, output } => (id, Reply::Done(output), true),
+            Event::Failed { id, error } => (id, Reply::Failed(error), true),
+        };
+        // Take the callback out while it runs: it may send new requests.
+        let cb = self.inner.borrow_mut().pending.remove(&id);
+        if let Some(mut cb) = cb {
+            cb(reply);
+            if !last {
+                self.inner.borrow_mut().pending.insert(id, cb);
+            }
+        }
+    }
+
+    /// Sends `request` (with `buffers` moved, not copied); `on_reply` gets its progress and
+    /// then exactly one `Done` or `Failed`.
+    pub fn request(
+        &self,
+        request: Request,
+        buffers: Vec<ArrayBuffer>,
+        on_reply: impl FnMut(Reply) + 'static,
+    ) -> RequestId {
+        let mut on_reply: Callback = Box::new(on_reply);
+        let id = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_id;
+            inner.next_id += 1;
+            id
+        };
+        let worker = self.inner.borrow().worker.clone();
+        let sent = match worker {
+            None => Err("the engine worker is not running; restart it".to_string()),
+            Some(w) => siglens_protocol::encode(&Envelope { id, request }, buffers)
+                .map_err(|e| e.0)
+                .and_then(|(msg, list)| {
+                    w.post_message_with_transfer(&msg, &list)
+                        .map_err(|e| format!("{e:?}"))
+                }),
+        };
+        match sent {
+            Ok(()) => {
+                self.inner.borrow_mut().pending.insert(id, on_reply);
+            }
+            Err(e) => on_reply(Reply::Failed(WorkerError::new(ErrorKind::Protocol, e))),
+        }
+        id
+    }
+
+    pub fn cancel(&self, target: RequestId) {
+        self.request(Request::Cancel { target }, Vec::new(), |_| {});
+    }
+
+    /// Terminates the worker (if any) and starts a fresh one; pending requests fail.
+    pub fn restart(&self) {
+        if let Some(w) = self.inner.borrow_mut().worker.take() {
+            w.terminate();
+        }
+        self.crashed("the engine was restarted".into());
+        self.start();
+    }
+}

@@ -1,0 +1,39 @@
+//! siglens web UI (Leptos, client-side rendered). All model work happens in the engine
+//! worker (`worker/`); this side holds the page state and talks to it through
+//! [`client::WorkerClient`]. Components take the shared [`AppState`] (all signals, so it
+//! is `Copy`) and keep their own small state.
+
+mod classify;
+mod client;
+mod export;
+mod images;
+mod model_panel;
+mod state;
+
+use leptos::prelude::*;
+
+use state::AppState;
+
+pub fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let state = AppState::new();
+    view! {
+        <header class="top">
+            <h1>"siglens"</h1>
+            <p class="tagline">
+                "Image understanding with SigLIP 2, entirely on your device: images, texts "
+                "and embeddings never leave this page."
+            </p>
+        </header>
+        <main>
+            <model_panel::ModelPanel state=state />
+            <images::ImagePanel state=state />
+            <classify::ClassifyPanel state=state />
+        </main>
+    }
+}

@@ -1,0 +1,196 @@
+//! Choosing and loading the model, its progress, and the models cached in this browser.
+
+use leptos::prelude::*;
+use siglens_protocol::{CachedModel, ModelSource, Output, Phase, Progress, Request};
+
+use super::client::{Reply, WorkerStatus};
+use super::state::AppState;
+
+/// Where the default build looks for its model: the site's own `models/` folder
+/// (`SIGLENS_MODEL_URL` at build time overrides it).
+pub const DEFAULT_MODEL_URL: &str = match option_env!("SIGLENS_MODEL_URL") {
+    Some(u) => u,
+    None => "models/siglip2-base-patch16-224-q8_0.gguf",
+};
+
+#[derive(Clone, Debug, PartialEq)]
+struct LoadProgress {
+    phase: Phase,
+    loaded: u64,
+    total: Option<u64>,
+    rate: f64,
+}
+
+fn mb(b: f64) -> String {
+    format!("{:.1} MB", b / 1e6)
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::ReadCache => "reading from the browser cache",
+        Phase::Download => "downloading",
+        Phase::Store => "storing in the browser cache",
+        Phase::Load => "building the model",
+    }
+}
+
+/// Asks the browser not to evict our cache under storage pressure (window-only API).
+fn request_persistent_storage() {
+    if let Some(w) = web_sys::window() {
+        if let Ok(p) = w.navigator().storage().persist() {
+            let _ = wasm_bindgen_futures::JsFuture::from(p);
+        }
+    }
+}
+
+#[component]
+pub fn ModelPanel(state: AppState) -> impl IntoView {
+    let url = RwSignal::new(DEFAULT_MODEL_URL.to_string());
+    let progress = RwSignal::new(None::<LoadProgress>);
+    let error = RwSignal::new(None::<String>);
+    let loading = RwSignal::new(false);
+    let cached = RwSignal::new(Vec::<CachedModel>::new());
+    let quota = RwSignal::new(None::<(f64, f64)>);
+
+    let refresh_cache = move || {
+        state.request(Request::ListCache, Vec::new(), move |r| {
+            if let Reply::Done(Output::Cache { models, usage, quota: q }) = r {
+                cached.set(models);
+                quota.set(usage.zip(q));
+            }
+        });
+    };
+
+    let load = move || {
+        request_persistent_storage();
+        error.set(None);
+        loading.set(true);
+        progress.set(None);
+        state.model.set(None);
+        let source = ModelSource::Gguf { url: url.get_untracked().trim().to_string() };
+        state.request(Request::LoadModel { source }, Vec::new(), move |r| match r {
+            Reply::Progress(Progress::Phase { phase }) => {
+                progress.set(Some(LoadProgress { phase, loaded: 0, total: None, rate: 0.0 }))
+            }
+            Reply::Progress(Progress::Bytes { phase, loaded, total, bytes_per_sec, .. }) => {
+                progress.set(Some(LoadProgress { phase, loaded, total, rate: bytes_per_sec }))
+            }
+            Reply::Progress(Progress::Notice { message }) => state.notice(message),
+            Reply::Progress(_) => {}
+            Reply::Done(Output::Loaded { info }) => {
+                loading.set(false);
+                progress.set(None);
+                state.model.set(Some(info));
+                refresh_cache();
+                // Images dropped before the model was ready.
+                state.embed_queued();
+            }
+            Reply::Done(_) => loading.set(false),
+            Reply::Failed(e) => {
+                loading.set(false);
+                progress.set(None);
+                error.set(Some(e.message));
+                refresh_cache();
+            }
+        });
+    };
+
+    // List the cache once the worker is up.
+    Effect::new(move |_| {
+        if matches!(state.worker.get(), WorkerStatus::Ready(_)) {
+            refresh_cache();
+        }
+    });
+
+    let delete = move |key: String| {
+        state.request(Request::DeleteCache { key }, Vec::new(), move |r| {
+            if let Reply::Failed(e) = r {
+                state.notice(e.message);
+            }
+            refresh_cache();
+        });
+    };
+
+    view! {
+        <section class="panel" aria-labelledby="model-h">
+            <h2 id="model-h">"Model"</h2>
+            <p id="worker-status" class="status" role="status">
+                {move || match state.worker.get() {
+                    WorkerStatus::Starting => "Starting the engine…".to_string(),
+                    WorkerStatus::Ready(v) => format!("Engine ready (siglens-engine {v})."),
+                    WorkerStatus::Crashed(m) => format!("Engine stopped: {m}"),
+                }}
+            </p>
+            <Show when=move || matches!(state.worker.get(), WorkerStatus::Crashed(_))>
+                <button id="restart-worker" on:click=move |_| state.client.with_value(|c| c.restart())>
+                    "Restart the engine"
+                </button>
+            </Show>
+            <form class="row" on:submit=move |ev| { ev.prevent_default(); load(); }>
+                <label for="model-url">"Model file (GGUF made by " <code>"siglens quantize"</code> ")"</label>
+                <input id="model-url" type="text" spellcheck="false"
+                    prop:value=move || url.get()
+                    on:input=move |ev| url.set(event_target_value(&ev)) />
+                <button id="load-model" type="submit"
+                    disabled=move || loading.get() || !matches!(state.worker.get(), WorkerStatus::Ready(_))>
+                    "Load"
+                </button>
+            </form>
+            {move || progress.get().map(|p| {
+                let (value, max) = match p.total {
+                    Some(t) if t > 0 => (p.loaded as f64, t as f64),
+                    _ => (0.0, 1.0),
+                };
+                let bytes = match p.total {
+                    Some(t) => format!("{} / {}", mb(p.loaded as f64), mb(t as f64)),
+                    None if p.loaded > 0 => mb(p.loaded as f64),
+                    None => String::new(),
+                };
+                let rate = if p.rate > 0.0 { format!(" at {}/s", mb(p.rate)) } else { String::new() };
+                view! {
+                    <div id="load-progress" class="progress" data-phase=format!("{:?}", p.phase)>
+                        <progress value=value max=max aria-label="model loading progress"></progress>
+                        <span>{format!("{} {bytes}{rate}", phase_name(p.phase))}</span>
+                    </div>
+                }
+            })}
+            {move || error.get().map(|e| view! { <p id="model-error" class="error" role="alert">{e}</p> })}
+            {move || state.model.get().map(|m| view! {
+                <p id="model-ready" class="ok" data-from-cache=m.from_cache.to_string()
+                    data-load-ms=m.load_ms.to_string() data-network-requests=m.network_requests.to_string()>
+                    {format!(
+                        "Ready: {}-d embeddings, {} px images; {} in {:.0} ms ({} memory).",
+                        m.embed_dim, m.image_size,
+                        if m.from_cache { "started from the browser cache" } else { "downloaded" },
+                        m.load_ms, mb(m.wasm_memory_bytes as f64),
+                    )}
+                </p>
+            })}
+            <details class="cache">
+                <summary>{move || format!("Cached in this browser ({})", cached.get().len())}</summary>
+                <ul id="cache-list">
+                    <For each=move || cached.get() key=|m| m.key.clone() let:m>
+                        {
+                            let key = m.key.clone();
+                            view! {
+                                <li data-key=m.key.clone()>
+                                    <span>{format!("{} ({})", m.key, mb(m.bytes as f64))}</span>
+                                    <button aria-label=format!("delete {} from the cache", m.key)
+                                        on:click=move |_| delete(key.clone())>"Delete"</button>
+                                </li>
+                            }
+                        }
+                    </For>
+                </ul>
+                {move || quota.get().map(|(u, q)| view! {
+                    <p class="muted">{format!("Browser storage used: {} of {}", mb(u), mb(q))}</p>
+                })}
+            </details>
+            <ul id="notices" class="notices" aria-live="polite">
+                <For each=move || state.notices.get().into_iter().enumerate() key=|(i, n)| format!("{i}{n}") let:n>
+                    <li>{n.1}</li>
+                </For>
+            </ul>
+        </section>
+    }
+}
