@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test: formatting and lints, the native engine and
 # CLI (parity with transformers), the engine's parity test in headless Chromium (wasm32 +
-# simd128), and the Trunk release build with a browser smoke test.
+# simd128), the Trunk release build, and the app's browser runtime tests (Playwright).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,14 +17,12 @@ cargo test
 step "engine parity in headless Chromium (wasm32 + simd128)"
 CARGO_TARGET_DIR=target/wasm cargo test -p siglens-engine --target wasm32-unknown-unknown --release --test wasm_parity
 step "clippy (wasm crates)"
-CARGO_TARGET_DIR=target/wasm cargo clippy --target wasm32-unknown-unknown -p siglens-app -p siglens-worker -- -D warnings
+CARGO_TARGET_DIR=target/wasm cargo clippy --target wasm32-unknown-unknown -p siglens-app -p siglens-worker -p siglens-protocol -- -D warnings
 step "trunk build --release (offline)"
 CARGO_TARGET_DIR=target/wasm trunk build --release --offline --skip-version-check
-step "browser smoke test of dist/"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -m http.server "$PORT" --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-sleep 1
-node tests/e2e/smoke.mjs "http://127.0.0.1:$PORT/"
+step "browser runtime tests: worker, model download and cache, parity with the CLI"
+mkdir -p tests/e2e/artifacts/models
+target/debug/siglens quantize --model tests/fixtures/models/tiny48 --dtype q8_0 \
+  --out tests/e2e/artifacts/models/tiny48-q8_0.gguf
+node tests/e2e/runtime.mjs dist tests/e2e/artifacts/models target/debug/siglens
 echo "all tests passed"

@@ -28,7 +28,10 @@ fn parse_labels(text: &str) -> Vec<String> {
 
 /// Heatmap colour for a probability: transparent at 0, the accent colour at 1.
 fn cell_style(p: f32) -> String {
-    format!("background: rgba(37, 99, 235, {:.3})", p.clamp(0.0, 1.0) * 0.85)
+    format!(
+        "background: rgba(37, 99, 235, {:.3})",
+        p.clamp(0.0, 1.0) * 0.85
+    )
 }
 
 #[component]
@@ -61,12 +64,20 @@ pub fn ClassifyPanel(state: AppState) -> impl IntoView {
         let ids: Vec<(u32, String)> = images.iter().map(|(i, n, _)| (*i, n.clone())).collect();
         let image_embeddings = images.into_iter().map(|(_, _, e)| e).collect();
         state.request(
-            Request::Classify { image_embeddings, labels, settings },
+            Request::Classify {
+                image_embeddings,
+                labels,
+                settings,
+            },
             Vec::new(),
             move |r| match r {
                 Reply::Done(Output::Scores { labels, probs }) => {
                     running.set(false);
-                    table.set(Some(ScoreTable { images: ids.clone(), labels, probs }));
+                    table.set(Some(ScoreTable {
+                        images: ids.clone(),
+                        labels,
+                        probs,
+                    }));
                 }
                 Reply::Failed(e) => {
                     running.set(false);

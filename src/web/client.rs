@@ -71,7 +71,9 @@ impl WorkerClient {
         let worker = match Worker::new(WORKER_URL) {
             Ok(w) => w,
             Err(e) => {
-                self.status(WorkerStatus::Crashed(format!("could not start the worker: {e:?}")));
+                self.status(WorkerStatus::Crashed(format!(
+                    "could not start the worker: {e:?}"
+                )));
                 return;
             }
         };
@@ -98,7 +100,13 @@ impl WorkerClient {
     /// Fails every pending request (their results so far were already delivered as
     /// progress) and reports the crash.
     fn crashed(&self, message: String) {
-        let pending: Vec<Callback> = self.inner.borrow_mut().pending.drain().map(|(_, c)| c).collect();
+        let pending: Vec<Callback> = self
+            .inner
+            .borrow_mut()
+            .pending
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
         for mut cb in pending {
             cb(Reply::Failed(WorkerError::new(
                 ErrorKind::Internal,

@@ -8,14 +8,22 @@ use super::state::AppState;
 /// Saves `{"model": ..., "images": [{"image", "embedding"}]}` (L2-normalised, full f32
 /// precision), the shape of the CLI's `embed --json` images part.
 pub fn download_embeddings_json(state: AppState) {
-    let model = state.model.get_untracked().map(|m| m.key).unwrap_or_default();
+    let model = state
+        .model
+        .get_untracked()
+        .map(|m| m.key)
+        .unwrap_or_default();
     let images: Vec<serde_json::Value> = state
         .embedded()
         .into_iter()
         .map(|(_, name, e)| serde_json::json!({ "image": name, "embedding": e }))
         .collect();
     let doc = serde_json::json!({ "model": model, "images": images });
-    save("siglens-embeddings.json", "application/json", &doc.to_string());
+    save(
+        "siglens-embeddings.json",
+        "application/json",
+        &doc.to_string(),
+    );
 }
 
 fn save(filename: &str, mime: &str, text: &str) {

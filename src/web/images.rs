@@ -27,8 +27,14 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
     };
     let counts = move || {
         let v = state.images.get();
-        let done = v.iter().filter(|x| matches!(x.state, ImageState::Embedded(_))).count();
-        let failed = v.iter().filter(|x| matches!(x.state, ImageState::Failed(_))).count();
+        let done = v
+            .iter()
+            .filter(|x| matches!(x.state, ImageState::Embedded(_)))
+            .count();
+        let failed = v
+            .iter()
+            .filter(|x| matches!(x.state, ImageState::Failed(_)))
+            .count();
         format!("{} images: {done} embedded, {failed} failed", v.len())
     };
     view! {
@@ -52,7 +58,7 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
             {move || state.busy.get().map(|b| view! {
                 <p class="busy">
                     <span>{format!("Working: {}…", b.what)}</span>
-                    <button id="cancel" on:click=move |_| state.client.with_value(|c| c.cancel(b.id))>"Cancel"</button>
+                    <button id="cancel" on:click=move |_| state.cancel_busy()>"Cancel"</button>
                 </p>
             })}
             <Show when=move || state.model.get().is_none() && !state.images.get().is_empty()>
@@ -83,4 +89,3 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
         </section>
     }
 }
-

@@ -37,9 +37,8 @@ fn phase_name(p: Phase) -> &'static str {
 /// Asks the browser not to evict our cache under storage pressure (window-only API).
 fn request_persistent_storage() {
     if let Some(w) = web_sys::window() {
-        if let Ok(p) = w.navigator().storage().persist() {
-            let _ = wasm_bindgen_futures::JsFuture::from(p);
-        }
+        // The request happens on the call; its answer (granted or not) changes nothing here.
+        let _ = w.navigator().storage().persist();
     }
 }
 
@@ -54,7 +53,12 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
 
     let refresh_cache = move || {
         state.request(Request::ListCache, Vec::new(), move |r| {
-            if let Reply::Done(Output::Cache { models, usage, quota: q }) = r {
+            if let Reply::Done(Output::Cache {
+                models,
+                usage,
+                quota: q,
+            }) = r
+            {
                 cached.set(models);
                 quota.set(usage.zip(q));
             }
@@ -67,32 +71,50 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
         loading.set(true);
         progress.set(None);
         state.model.set(None);
-        let source = ModelSource::Gguf { url: url.get_untracked().trim().to_string() };
-        state.request(Request::LoadModel { source }, Vec::new(), move |r| match r {
-            Reply::Progress(Progress::Phase { phase }) => {
-                progress.set(Some(LoadProgress { phase, loaded: 0, total: None, rate: 0.0 }))
-            }
-            Reply::Progress(Progress::Bytes { phase, loaded, total, bytes_per_sec, .. }) => {
-                progress.set(Some(LoadProgress { phase, loaded, total, rate: bytes_per_sec }))
-            }
-            Reply::Progress(Progress::Notice { message }) => state.notice(message),
-            Reply::Progress(_) => {}
-            Reply::Done(Output::Loaded { info }) => {
-                loading.set(false);
-                progress.set(None);
-                state.model.set(Some(info));
-                refresh_cache();
-                // Images dropped before the model was ready.
-                state.embed_queued();
-            }
-            Reply::Done(_) => loading.set(false),
-            Reply::Failed(e) => {
-                loading.set(false);
-                progress.set(None);
-                error.set(Some(e.message));
-                refresh_cache();
-            }
-        });
+        let source = ModelSource::Gguf {
+            url: url.get_untracked().trim().to_string(),
+        };
+        state.request(
+            Request::LoadModel { source },
+            Vec::new(),
+            move |r| match r {
+                Reply::Progress(Progress::Phase { phase }) => progress.set(Some(LoadProgress {
+                    phase,
+                    loaded: 0,
+                    total: None,
+                    rate: 0.0,
+                })),
+                Reply::Progress(Progress::Bytes {
+                    phase,
+                    loaded,
+                    total,
+                    bytes_per_sec,
+                    ..
+                }) => progress.set(Some(LoadProgress {
+                    phase,
+                    loaded,
+                    total,
+                    rate: bytes_per_sec,
+                })),
+                Reply::Progress(Progress::Notice { message }) => state.notice(message),
+                Reply::Progress(_) => {}
+                Reply::Done(Output::Loaded { info }) => {
+                    loading.set(false);
+                    progress.set(None);
+                    state.model.set(Some(info));
+                    refresh_cache();
+                    // Images dropped before the model was ready.
+                    state.embed_queued();
+                }
+                Reply::Done(_) => loading.set(false),
+                Reply::Failed(e) => {
+                    loading.set(false);
+                    progress.set(None);
+                    error.set(Some(e.message));
+                    refresh_cache();
+                }
+            },
+        );
     };
 
     // List the cache once the worker is up.

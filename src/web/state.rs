@@ -45,6 +45,8 @@ pub struct AppState {
     pub files: StoredValue<HashMap<u32, File>, LocalStorage>,
     next_image_id: StoredValue<u32>,
     pub busy: RwSignal<Option<Busy>>,
+    /// Cancel pressed before the worker request was sent (files still being read).
+    cancel_pending: StoredValue<bool>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             files: StoredValue::new_local(HashMap::new()),
             next_image_id: StoredValue::new(1),
             busy: RwSignal::new(None),
+            cancel_pending: StoredValue::new(false),
         }
     }
 
@@ -81,7 +84,21 @@ impl AppState {
         });
     }
 
-    pub fn request(&self, req: Request, buffers: Vec<js_sys::ArrayBuffer>, on: impl FnMut(Reply) + 'static) -> RequestId {
+    /// Cancels the running batch (now, or as soon as its request is sent).
+    pub fn cancel_busy(&self) {
+        match self.busy.get_untracked() {
+            Some(b) if b.id != 0 => self.client.with_value(|c| c.cancel(b.id)),
+            Some(_) => self.cancel_pending.set_value(true),
+            None => {}
+        }
+    }
+
+    pub fn request(
+        &self,
+        req: Request,
+        buffers: Vec<js_sys::ArrayBuffer>,
+        on: impl FnMut(Reply) + 'static,
+    ) -> RequestId {
         self.client.with_value(|c| c.request(req, buffers, on))
     }
 
@@ -147,7 +164,10 @@ impl AppState {
         }
         let me = *self;
         // Placeholder id until the request is sent; blocks a second batch meanwhile.
-        self.busy.set(Some(Busy { id: 0, what: format!("embedding {} images", queued.len()) }));
+        self.busy.set(Some(Busy {
+            id: 0,
+            what: format!("embedding {} images", queued.len()),
+        }));
         wasm_bindgen_futures::spawn_local(async move {
             let mut buffers = Vec::with_capacity(queued.len());
             let mut ids = Vec::with_capacity(queued.len());
@@ -171,25 +191,36 @@ impl AppState {
             }
             let n = ids.len();
             let ids2 = ids.clone();
-            let req = me.request(Request::EmbedImages { names }, buffers, move |reply| match reply {
-                Reply::Progress(Progress::Image { index, result }) => {
-                    if let Some(&id) = ids2.get(index) {
-                        me.set_image(
-                            id,
-                            match result {
-                                ItemResult::Ok { embedding } => ImageState::Embedded(embedding),
-                                ItemResult::Error { message } => ImageState::Failed(message),
-                            },
-                        );
+            let req = me.request(
+                Request::EmbedImages { names },
+                buffers,
+                move |reply| match reply {
+                    Reply::Progress(Progress::Image { index, result }) => {
+                        if let Some(&id) = ids2.get(index) {
+                            me.set_image(
+                                id,
+                                match result {
+                                    ItemResult::Ok { embedding } => ImageState::Embedded(embedding),
+                                    ItemResult::Error { message } => ImageState::Failed(message),
+                                },
+                            );
+                        }
                     }
-                }
-                Reply::Progress(_) => {}
-                Reply::Done(_) => me.finish_embedding(&ids2, None),
-                Reply::Failed(e) => me.finish_embedding(&ids2, Some(e)),
-            });
+                    Reply::Progress(_) => {}
+                    Reply::Done(_) => me.finish_embedding(&ids2, None),
+                    Reply::Failed(e) => me.finish_embedding(&ids2, Some(e)),
+                },
+            );
             // A synchronous failure may already have cleared `busy`.
             if me.busy.get_untracked().is_some_and(|b| b.id == 0) {
-                me.busy.set(Some(Busy { id: req, what: format!("embedding {n} images") }));
+                me.busy.set(Some(Busy {
+                    id: req,
+                    what: format!("embedding {n} images"),
+                }));
+            }
+            if me.cancel_pending.get_value() {
+                me.cancel_pending.set_value(false);
+                me.client.with_value(|c| c.cancel(req));
             }
         });
     }

@@ -51,9 +51,8 @@ pub struct ModelCache {
 
 impl ModelCache {
     pub async fn open() -> Result<Self, WorkerError> {
-        let factory = Factory::new().map_err(|e| {
-            storage_err("IndexedDB is not available (private browsing?)", e)
-        })?;
+        let factory = Factory::new()
+            .map_err(|e| storage_err("IndexedDB is not available (private browsing?)", e))?;
         let mut req = factory
             .open(DB_NAME, Some(DB_VERSION))
             .map_err(|e| storage_err("opening the database", e))?;
@@ -76,7 +75,9 @@ impl ModelCache {
             .db
             .transaction(&[MANIFESTS], TransactionMode::ReadOnly)
             .map_err(|e| storage_err("reading", e))?;
-        let store = tx.object_store(MANIFESTS).map_err(|e| storage_err("reading", e))?;
+        let store = tx
+            .object_store(MANIFESTS)
+            .map_err(|e| storage_err("reading", e))?;
         let v = store
             .get(Query::Key(JsValue::from_str(key)))
             .map_err(|e| storage_err("reading", e))?
@@ -94,7 +95,9 @@ impl ModelCache {
             .db
             .transaction(&[CHUNKS], TransactionMode::ReadOnly)
             .map_err(|e| storage_err("reading", e))?;
-        let store = tx.object_store(CHUNKS).map_err(|e| storage_err("reading", e))?;
+        let store = tx
+            .object_store(CHUNKS)
+            .map_err(|e| storage_err("reading", e))?;
         let v = store
             .get(Query::Key(chunk_key(key, index)))
             .map_err(|e| storage_err("reading", e))?
@@ -104,12 +107,19 @@ impl ModelCache {
             .map(|v| Uint8Array::from(v).to_vec()))
     }
 
-    async fn put(&self, store_name: &str, key: JsValue, value: &JsValue) -> Result<(), WorkerError> {
+    async fn put(
+        &self,
+        store_name: &str,
+        key: JsValue,
+        value: &JsValue,
+    ) -> Result<(), WorkerError> {
         let tx = self
             .db
             .transaction(&[store_name], TransactionMode::ReadWrite)
             .map_err(|e| storage_err("writing", e))?;
-        let store = tx.object_store(store_name).map_err(|e| storage_err("writing", e))?;
+        let store = tx
+            .object_store(store_name)
+            .map_err(|e| storage_err("writing", e))?;
         store
             .put(value, Some(&key))
             .map_err(|e| storage_err("writing", e))?;
@@ -119,7 +129,10 @@ impl ModelCache {
             .await
             .map_err(|e| storage_err("writing (is the storage quota full?)", e))?;
         if !done.is_committed() {
-            return Err(storage_err("writing", "the browser aborted the write (storage full?)"));
+            return Err(storage_err(
+                "writing",
+                "the browser aborted the write (storage full?)",
+            ));
         }
         Ok(())
     }
@@ -141,7 +154,9 @@ impl ModelCache {
             .db
             .transaction(&[MANIFESTS, CHUNKS], TransactionMode::ReadWrite)
             .map_err(|e| storage_err("deleting", e))?;
-        let manifests = tx.object_store(MANIFESTS).map_err(|e| storage_err("deleting", e))?;
+        let manifests = tx
+            .object_store(MANIFESTS)
+            .map_err(|e| storage_err("deleting", e))?;
         manifests
             .delete(Query::Key(JsValue::from_str(key)))
             .map_err(|e| storage_err("deleting", e))?;
@@ -152,7 +167,9 @@ impl ModelCache {
             None,
         )
         .map_err(|e| storage_err("deleting", e))?;
-        let chunks = tx.object_store(CHUNKS).map_err(|e| storage_err("deleting", e))?;
+        let chunks = tx
+            .object_store(CHUNKS)
+            .map_err(|e| storage_err("deleting", e))?;
         chunks
             .delete(Query::KeyRange(range))
             .map_err(|e| storage_err("deleting", e))?;
@@ -168,7 +185,9 @@ impl ModelCache {
             .db
             .transaction(&[MANIFESTS], TransactionMode::ReadOnly)
             .map_err(|e| storage_err("listing", e))?;
-        let store = tx.object_store(MANIFESTS).map_err(|e| storage_err("listing", e))?;
+        let store = tx
+            .object_store(MANIFESTS)
+            .map_err(|e| storage_err("listing", e))?;
         let all = store
             .get_all(None, None)
             .map_err(|e| storage_err("listing", e))?

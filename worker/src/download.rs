@@ -86,7 +86,10 @@ async fn open(url: &str, from: u64) -> Result<(Response, u64, Option<u64>), Work
                 .and_then(|a| a.trim().parse::<u64>().ok());
             let total = range.rsplit('/').next().and_then(|t| t.trim().parse().ok());
             if start != Some(from) {
-                return Err(net_err(url, format!("server sent range {range:?}, asked from {from}")));
+                return Err(net_err(
+                    url,
+                    format!("server sent range {range:?}, asked from {from}"),
+                ));
             }
             Ok((resp, from, total))
         }
@@ -162,10 +165,17 @@ impl Download {
                     _ => return Ok(None),
                 }
             }
-            Err(e) => format!("connection dropped at byte {}: {}", self.received, js_msg(&e)),
+            Err(e) => format!(
+                "connection dropped at byte {}: {}",
+                self.received,
+                js_msg(&e)
+            ),
         };
         if self.resumes_left == 0 {
-            return Err(net_err(&self.url, format!("{failure}; gave up after {MAX_RESUMES} retries")));
+            return Err(net_err(
+                &self.url,
+                format!("{failure}; gave up after {MAX_RESUMES} retries"),
+            ));
         }
         self.resumes_left -= 1;
         self.requests += 1;

@@ -53,14 +53,21 @@ pub async fn load(id: RequestId, source: &ModelSource) -> Result<(Siglip, ModelI
     let mut cached: Option<(ModelFiles, u64)> = None;
     if let Some(c) = &cache {
         if let Some(m) = c.manifest(&key).await? {
-            progress(id, Progress::Phase { phase: Phase::ReadCache });
+            progress(
+                id,
+                Progress::Phase {
+                    phase: Phase::ReadCache,
+                },
+            );
             match read_cached(id, c, &m).await {
                 Ok(files) => cached = Some((files, m.bytes)),
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
                 Err(e) => {
                     notice(
                         id,
-                        format!("the cached copy is damaged ({e}); discarding it and downloading again"),
+                        format!(
+                            "the cached copy is damaged ({e}); discarding it and downloading again"
+                        ),
                     );
                     c.delete(&key).await?;
                 }
@@ -154,7 +161,12 @@ async fn download(
     key: &str,
     cache: Option<&ModelCache>,
 ) -> Result<(ModelFiles, u64, u32), WorkerError> {
-    progress(id, Progress::Phase { phase: Phase::Download });
+    progress(
+        id,
+        Progress::Phase {
+            phase: Phase::Download,
+        },
+    );
     let mut dl = Download::start(url).await?;
     let mut store = cache;
     if let (Some(c), Some(total)) = (store, dl.total) {
@@ -191,7 +203,10 @@ async fn download(
         match piece {
             None => break,
             Some(Piece::Restart) => {
-                notice(id, format!("{url}: the server cannot resume; downloading again from the start"));
+                notice(
+                    id,
+                    format!("{url}: the server cannot resume; downloading again from the start"),
+                );
                 stream = GgufStream::new(ComputePolicy::for_this_platform());
                 hasher = Sha256::new();
                 pending.clear();
@@ -210,7 +225,10 @@ async fn download(
                         if let Err(e) = c.put_chunk(key, next_chunk, &pending).await {
                             store = None;
                             let _ = c.delete(key).await;
-                            notice(id, format!("{e}; the model is loaded for this session only"));
+                            notice(
+                                id,
+                                format!("{e}; the model is loaded for this session only"),
+                            );
                         }
                         pending = rest;
                         next_chunk += 1;
@@ -247,7 +265,12 @@ async fn download(
     let bytes = dl.received;
     let files = stream.finish().map_err(|e| bad_model(url, e))?;
     if let Some(c) = store {
-        progress(id, Progress::Phase { phase: Phase::Store });
+        progress(
+            id,
+            Progress::Phase {
+                phase: Phase::Store,
+            },
+        );
         let mut stored = Ok(());
         if !pending.is_empty() {
             stored = c.put_chunk(key, next_chunk, &pending).await;
@@ -266,7 +289,10 @@ async fn download(
         }
         if let Err(e) = stored {
             let _ = c.delete(key).await;
-            notice(id, format!("{e}; the model is loaded for this session only"));
+            notice(
+                id,
+                format!("{e}; the model is loaded for this session only"),
+            );
         }
     }
     Ok((files, bytes, dl.requests))

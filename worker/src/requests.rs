@@ -33,7 +33,13 @@ fn engine_err(kind: ErrorKind) -> impl Fn(siglens_engine::Error) -> WorkerError 
 pub fn dispatch(id: RequestId, request: Request, buffers: Vec<ArrayBuffer>) {
     if let Request::Cancel { target } = request {
         cancel(target);
-        post(&Event::Done { id, output: Output::Cancelled }, Vec::new());
+        post(
+            &Event::Done {
+                id,
+                output: Output::Cancelled,
+            },
+            Vec::new(),
+        );
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {

@@ -56,10 +56,14 @@ impl Default for TextSettings {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
     /// Loads (from the cache, else the network) and makes it the current model.
-    LoadModel { source: ModelSource },
+    LoadModel {
+        source: ModelSource,
+    },
     /// One image per transferred buffer, `names[i]` naming `buffers[i]`. Each image's
     /// result is reported as it finishes ([`Progress::Image`]); a bad image fails alone.
-    EmbedImages { names: Vec<String> },
+    EmbedImages {
+        names: Vec<String>,
+    },
     EmbedTexts {
         texts: Vec<String>,
         settings: TextSettings,
@@ -76,9 +80,13 @@ pub enum Request {
         text_embeddings: Vec<Vec<f32>>,
     },
     /// Stops a running request at its next item; it then fails with [`ErrorKind::Cancelled`].
-    Cancel { target: RequestId },
+    Cancel {
+        target: RequestId,
+    },
     ListCache,
-    DeleteCache { key: String },
+    DeleteCache {
+        key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,12 +100,25 @@ pub struct Envelope {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// The worker's wasm is running and accepts requests.
-    Ready { engine_version: String },
-    Progress { id: RequestId, progress: Progress },
-    Done { id: RequestId, output: Output },
-    Failed { id: RequestId, error: WorkerError },
+    Ready {
+        engine_version: String,
+    },
+    Progress {
+        id: RequestId,
+        progress: Progress,
+    },
+    Done {
+        id: RequestId,
+        output: Output,
+    },
+    Failed {
+        id: RequestId,
+        error: WorkerError,
+    },
     /// The worker panicked; it cannot be used any more. The UI starts a fresh one.
-    Panicked { message: String },
+    Panicked {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,10 @@ impl std::fmt::Display for WireError {
 }
 
 /// The message object and the transfer list to hand to `postMessage`.
-pub fn encode<T: Serialize>(msg: &T, buffers: Vec<ArrayBuffer>) -> Result<(JsValue, Array), WireError> {
+pub fn encode<T: Serialize>(
+    msg: &T,
+    buffers: Vec<ArrayBuffer>,
+) -> Result<(JsValue, Array), WireError> {
     // Maps become plain objects so the other side (and devtools) read them easily.
     let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
     let value = msg

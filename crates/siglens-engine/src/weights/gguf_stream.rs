@@ -115,7 +115,7 @@ impl GgufStream {
             let dims = info.shape.dims().to_vec();
             let elems: usize = dims.iter().product();
             let bs = info.ggml_dtype.block_size();
-            if elems % bs != 0 {
+            if !elems.is_multiple_of(bs) {
                 return Err(Error::Weights(format!(
                     "GGUF tensor {name}: {elems} elements do not fill {bs}-element blocks"
                 )));

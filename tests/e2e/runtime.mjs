@@ -1,0 +1,300 @@
+// Browser runtime tests (headless Debian Chromium, driving the real UI):
+// cold load with progress, results equal to the native CLI within 1e-5, a bad file failing
+// alone, warm start with the model server off (zero requests), a corrupted IndexedDB entry
+// detected and re-fetched, 404 and truncated files giving clear errors and caching nothing,
+// an interrupted download resumed with Range (and restarted where Range is refused),
+// and cancel stopping a long batch.
+//
+// Usage: node tests/e2e/runtime.mjs DIST_DIR MODELS_DIR SIGLENS_BIN
+// MODELS_DIR must hold tiny48-q8_0.gguf (made by `siglens quantize`).
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './server.mjs';
+
+const [dist, models, siglens] = process.argv.slice(2).map((p) => p && resolve(p));
+if (!siglens) {
+  console.error('usage: node tests/e2e/runtime.mjs DIST_DIR MODELS_DIR SIGLENS_BIN');
+  process.exit(2);
+}
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const fixtures = join(root, 'tests/fixtures/images');
+const artifacts = join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+const MODEL = 'tiny48-q8_0.gguf';
+const modelFile = join(models, MODEL);
+const IMAGES = ['chelsea.png', 'coffee.png', 'rocket.jpg', 'grace_hopper.jpg', 'synthetic_gray.png'];
+const LABELS = ['cat', 'coffee', 'rocket', 'a woman in uniform'];
+
+// A text file with an image extension: must fail alone, the others go on.
+const work = mkdtempSync(join(tmpdir(), 'siglens-e2e-'));
+const broken = join(work, 'broken.jpg');
+writeFileSync(broken, 'this is not an image\n');
+
+const { server, stats, url: base } = await startServer({ dist, models });
+const profile = mkdtempSync(join(tmpdir(), 'siglens-profile-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  acceptDownloads: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const problems = [];
+page.on('console', (m) => {
+  if (m.type() === 'error') problems.push(m.text());
+});
+page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+
+let failures = 0;
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failures += 1;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    await page.screenshot({ path: join(artifacts, `${name.replace(/\W+/g, '_')}.png`) }).catch(() => {});
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+const statsNow = async () => (await fetch(`${base}__stats`)).json();
+const modelsOn = async (on) => fetch(`${base}__models?on=${on ? 1 : 0}`);
+
+async function openApp() {
+  await page.goto(base, { waitUntil: 'load' });
+  await page.waitForFunction(
+    () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'),
+    null, { timeout: 60_000 });
+}
+
+/// Loads `url` through the model panel; returns the ready line's data or the error text.
+async function loadModel(url, { expectError = false, watchProgress = false } = {}) {
+  await page.fill('#model-url', url);
+  await page.click('#load-model');
+  const seen = new Set();
+  if (watchProgress) {
+    // Sample the progress line while it is there.
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      const t = await page.locator('#load-progress span').textContent({ timeout: 50 }).catch(() => null);
+      if (t) seen.add(t);
+      if (await page.locator('#model-ready, #model-error').count()) break;
+      await page.waitForTimeout(20);
+    }
+  }
+  await page.waitForSelector('#model-ready, #model-error', { timeout: 60_000 });
+  const err = (await page.locator('#model-error').count())
+    ? await page.locator('#model-error').textContent()
+    : null;
+  if (expectError) {
+    assert(err, `expected an error loading ${url}`);
+    return { error: err };
+  }
+  assert(!err, `loading ${url} failed: ${err}`);
+  const ready = page.locator('#model-ready');
+  return {
+    fromCache: (await ready.getAttribute('data-from-cache')) === 'true',
+    networkRequests: Number(await ready.getAttribute('data-network-requests')),
+    loadMs: Number(await ready.getAttribute('data-load-ms')),
+    text: await ready.textContent(),
+    progress: [...seen],
+  };
+}
+
+async function cachedKeys() {
+  return page.evaluate(() => new Promise((res, rej) => {
+    const r = indexedDB.open('siglens-models');
+    r.onerror = () => rej(r.error);
+    r.onsuccess = () => {
+      const db = r.result;
+      const tx = db.transaction(['manifests', 'chunks'], 'readonly');
+      const out = {};
+      tx.objectStore('manifests').getAllKeys().onsuccess = (e) => { out.manifests = e.target.result; };
+      tx.objectStore('chunks').getAllKeys().onsuccess = (e) => { out.chunks = e.target.result; };
+      tx.oncomplete = () => { db.close(); res(out); };
+    };
+  }));
+}
+
+async function addImages(paths) {
+  await page.setInputFiles('#image-input', paths);
+}
+
+async function waitEmbedded() {
+  await page.waitForFunction(
+    () => document.querySelectorAll('#gallery [data-state="working"], #gallery [data-state="queued"]').length === 0
+      && document.querySelectorAll('#gallery li').length > 0,
+    null, { timeout: 120_000 });
+}
+
+function cli(args) {
+  return JSON.parse(execFileSync(siglens, [...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+try {
+  await openApp();
+
+  await check('cold load from the network with byte progress', async () => {
+    const r = await loadModel(`slow/${MODEL}`, { watchProgress: true });
+    assert(!r.fromCache, 'first load cannot come from the cache');
+    assert(r.progress.some((t) => /downloading [\d.]+ MB \/ [\d.]+ MB at/.test(t)),
+      `no byte progress seen: ${JSON.stringify(r.progress)}`);
+    const keys = await cachedKeys();
+    assert(keys.manifests.includes(`gguf:slow/${MODEL}`), `not cached: ${JSON.stringify(keys.manifests)}`);
+  });
+
+  await check('results equal the native CLI within 1e-5; a bad file fails alone', async () => {
+    await loadModel(`models/${MODEL}`);
+    await addImages([...IMAGES.map((f) => join(fixtures, f)), broken]);
+    await waitEmbedded();
+    const bad = page.locator('#gallery li[data-name="broken.jpg"]');
+    assert((await bad.getAttribute('data-state')) === 'failed', 'broken.jpg should fail');
+    const msg = await bad.locator('.state').textContent();
+    assert(/cannot identify image file/.test(msg), `unclear error: ${msg}`);
+    assert(await page.locator('#gallery li[data-state="embedded"]').count() === IMAGES.length,
+      'every good image must be embedded');
+
+    await page.fill('#labels', LABELS.join('\n'));
+    await page.click('#classify');
+    await page.waitForSelector('#matrix');
+    const native = cli(['classify', '--model', modelFile, ...LABELS.flatMap((l) => ['--label', l]),
+      ...IMAGES.map((f) => join(fixtures, f))]);
+    let worst = 0;
+    for (const row of native) {
+      const name = row.image.split('/').pop();
+      for (const { label, score } of row.scores) {
+        const got = Number(await page.locator(
+          `.scores[data-image="${name}"] g[data-label="${label}"]`).getAttribute('data-score'));
+        worst = Math.max(worst, Math.abs(got - score));
+      }
+    }
+    console.log(`     classify: max |browser - native| = ${worst.toExponential(2)}`);
+    assert(worst <= 1e-5, `scores differ from the CLI by ${worst}`);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    const exported = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    const nativeEmb = cli(['embed', '--model', modelFile, ...IMAGES.flatMap((f) => ['--image', join(fixtures, f)])]);
+    let worstE = 0;
+    for (const n of nativeEmb.images) {
+      const name = n.image.split('/').pop();
+      const b = exported.images.find((x) => x.image === name);
+      assert(b, `export lacks ${name}`);
+      assert(b.embedding.length === n.embedding.length, 'dimension mismatch');
+      n.embedding.forEach((v, i) => { worstE = Math.max(worstE, Math.abs(v - b.embedding[i])); });
+    }
+    console.log(`     embeddings: max |browser - native| = ${worstE.toExponential(2)}`);
+    assert(worstE <= 1e-5, `embeddings differ from the CLI by ${worstE}`);
+  });
+
+  await check('warm start: no network at all (model server off)', async () => {
+    await openApp();
+    await modelsOn(false);
+    const before = (await statsNow()).model;
+    const r = await loadModel(`models/${MODEL}`);
+    const after = (await statsNow()).model;
+    await modelsOn(true);
+    assert(r.fromCache, 'expected a load from the cache');
+    assert(r.networkRequests === 0 && after === before,
+      `warm start made requests: worker says ${r.networkRequests}, server saw ${after - before}`);
+    console.log(`     warm start to ready: ${r.loadMs.toFixed(0)} ms`);
+  });
+
+  await check('a corrupted cache entry is detected, discarded and fetched again', async () => {
+    await page.evaluate((key) => new Promise((res, rej) => {
+      const r = indexedDB.open('siglens-models');
+      r.onsuccess = () => {
+        const tx = r.result.transaction('chunks', 'readwrite');
+        const store = tx.objectStore('chunks');
+        const k = `${key}\u0000${'0'.padStart(8, '0')}`;
+        store.get(k).onsuccess = (e) => {
+          const bytes = e.target.result;
+          if (!bytes) return rej(new Error('no chunk 0'));
+          for (let i = bytes.length >> 1; i < (bytes.length >> 1) + 64; i++) bytes[i] ^= 0xff;
+          store.put(bytes, k);
+        };
+        tx.oncomplete = () => { r.result.close(); res(); };
+        tx.onerror = () => rej(tx.error);
+      };
+    }), `gguf:models/${MODEL}`);
+    await openApp();
+    const before = (await statsNow()).model;
+    const r = await loadModel(`models/${MODEL}`);
+    assert(!r.fromCache, 'a corrupted entry must not be used');
+    assert((await statsNow()).model > before, 'the model must be fetched again');
+    const notices = await page.locator('#notices').textContent();
+    assert(/damaged/.test(notices), `no notice about the damaged copy: ${notices}`);
+    await openApp();
+    const again = await loadModel(`models/${MODEL}`);
+    assert(again.fromCache, 'the re-fetched copy must be cached again');
+  });
+
+  await check('404 and a truncated file: clear errors, nothing cached', async () => {
+    const e404 = await loadModel('models/missing.gguf', { expectError: true });
+    assert(/models\/missing\.gguf/.test(e404.error) && /404/.test(e404.error), `unclear 404: ${e404.error}`);
+    const eTrunc = await loadModel(`truncated/${MODEL}`, { expectError: true });
+    assert(/truncated/.test(eTrunc.error) && eTrunc.error.includes(`truncated/${MODEL}`),
+      `unclear truncation error: ${eTrunc.error}`);
+    const keys = await cachedKeys();
+    const leftovers = [...keys.manifests, ...keys.chunks].filter((k) => /missing|truncated/.test(k));
+    assert(leftovers.length === 0, `failed loads left cache entries: ${leftovers}`);
+  });
+
+  await check('an interrupted download resumes with Range, or restarts where Range is refused', async () => {
+    const before = (await statsNow()).range;
+    const r = await loadModel(`flaky/${MODEL}`);
+    assert(!r.fromCache, 'flaky load is a download');
+    assert((await statsNow()).range > before, 'no Range request was made');
+    const r2 = await loadModel(`norange/${MODEL}`);
+    assert(!r2.fromCache, 'norange load is a download');
+    const notices = await page.locator('#notices').textContent();
+    assert(/cannot resume/.test(notices), `no restart notice: ${notices}`);
+    // Both stored copies verify on the next start.
+    await openApp();
+    assert((await loadModel(`flaky/${MODEL}`)).fromCache, 'resumed download not cached intact');
+    assert((await loadModel(`norange/${MODEL}`)).fromCache, 'restarted download not cached intact');
+  });
+
+  await check('cancel stops a long batch; finished results are kept', async () => {
+    await openApp();
+    await loadModel(`models/${MODEL}`);
+    const many = [];
+    for (let i = 0; i < 120; i++) {
+      const p = join(work, `copy_${i}.png`);
+      copyFileSync(join(fixtures, 'astronaut.png'), p);
+      many.push(p);
+    }
+    await addImages(many);
+    // Cancel once some are done, to check they are kept.
+    await page.waitForSelector('#gallery li[data-state="embedded"]', { timeout: 60_000 });
+    await page.click('#cancel', { timeout: 10_000 });
+    await page.waitForFunction(() => !document.querySelector('#cancel'), null, { timeout: 60_000 });
+    const embedded = await page.locator('#gallery li[data-state="embedded"]').count();
+    const queued = await page.locator('#gallery li[data-state="queued"]').count();
+    console.log(`     cancelled after ${embedded} of 120`);
+    assert(embedded > 0 && queued > 0 && embedded + queued === 120, `embedded ${embedded}, queued ${queued}`);
+    const notices = await page.locator('#notices').textContent();
+    assert(/cancelled/.test(notices), `no cancel notice: ${notices}`);
+  });
+} finally {
+  await context.close();
+  server.close();
+  rmSync(profile, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+}
+
+const unexpected = problems.filter((p) => !/Failed to load resource|net::ERR/.test(p));
+if (unexpected.length) {
+  console.log(`console errors:\n  ${unexpected.join('\n  ')}`);
+  failures += 1;
+}
+console.log(failures ? `${failures} browser test(s) failed` : 'all browser runtime tests passed');
+process.exit(failures ? 1 : 0);
