@@ -76,7 +76,11 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
                         };
                         view! {
                             <li class=format!("thumb {class}") data-name=item.name.clone() data-state=class>
-                                <img src=item.url.clone() alt=item.name.clone() loading="lazy" />
+                                {if class == "failed" {
+                                    view! { <div class="noimg" aria-hidden="true">"?"</div> }.into_any()
+                                } else {
+                                    view! { <img src=item.url.clone() alt=item.name.clone() loading="lazy" /> }.into_any()
+                                }}
                                 <span class="name">{item.name.clone()}</span>
                                 <span class="state" role=if class == "failed" { "alert" } else { "status" }>{status}</span>
                                 <button class="remove" aria-label=format!("remove {}", item.name)

@@ -179,12 +179,14 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
             {move || error.get().map(|e| view! { <p id="model-error" class="error" role="alert">{e}</p> })}
             {move || state.model.get().map(|m| view! {
                 <p id="model-ready" class="ok" data-from-cache=m.from_cache.to_string()
+                    data-model-bytes=m.model_bytes.to_string() data-wasm-memory=m.wasm_memory_bytes.to_string()
+                    data-file-bytes=m.file_bytes.to_string()
                     data-load-ms=m.load_ms.to_string() data-network-requests=m.network_requests.to_string()>
                     {format!(
-                        "Ready: {}-d embeddings, {} px images; {} in {:.0} ms ({} memory).",
+                        "Ready: {}-d embeddings, {} px images; {} in {:.0} ms ({} file, {} of weights in {} memory).",
                         m.embed_dim, m.image_size,
                         if m.from_cache { "started from the browser cache" } else { "downloaded" },
-                        m.load_ms, mb(m.wasm_memory_bytes as f64),
+                        m.load_ms, mb(m.file_bytes as f64), mb(m.model_bytes as f64), mb(m.wasm_memory_bytes as f64),
                     )}
                 </p>
             })}

@@ -99,6 +99,7 @@ pub async fn load(id: RequestId, source: &ModelSource) -> Result<(Siglip, ModelI
         from_cache,
         load_ms: now_ms() - t0,
         network_requests,
+        model_bytes: model.stored_bytes as u64,
         wasm_memory_bytes: wasm_memory_bytes(),
         uses_attention_mask: model.uses_attention_mask(),
     };

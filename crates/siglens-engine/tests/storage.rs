@@ -9,7 +9,9 @@ use std::io::Cursor;
 use candle_core::{DType, Tensor};
 use common::*;
 use siglens_engine::preprocess::PixelValues;
-use siglens_engine::weights::{load_model_path, read_gguf, write_gguf, GgufStream};
+use siglens_engine::weights::{
+    load_model_path, read_gguf, write_gguf, GgufStream, ModelJson, SafetensorsToGguf,
+};
 use siglens_engine::{ComputePolicy, LoadOptions, Siglip, StorageDType, TextOptions};
 
 fn opts(policy: ComputePolicy) -> LoadOptions {
@@ -239,4 +241,101 @@ fn streamed_gguf_rejects_truncated_and_foreign_input() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("bad magic"), "{e}");
+}
+
+/// Streams `model.safetensors` through [`SafetensorsToGguf`] in chunks cycling `sizes`.
+fn convert_streaming(
+    name: &str,
+    dtype: StorageDType,
+    sizes: &[usize],
+) -> siglens_engine::Result<Vec<u8>> {
+    let dir = model_dir(name);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let (config, pre, tok, tok_cfg) = (
+        read("config.json").unwrap(),
+        read("preprocessor_config.json"),
+        read("tokenizer.json").unwrap(),
+        read("tokenizer_config.json"),
+    );
+    let mut conv = SafetensorsToGguf::new(
+        ModelJson {
+            config_json: &config,
+            preprocessor_json: pre.as_deref(),
+            tokenizer_json: &tok,
+            tokenizer_config_json: tok_cfg.as_deref(),
+        },
+        dtype,
+    );
+    let st = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = &st[..st.len() - sizes.iter().copied().filter(|&s| s == 0).count()];
+    let mut out = Vec::new();
+    let (mut at, mut k) = (0, 0);
+    let sizes: Vec<usize> = sizes.iter().copied().filter(|&s| s > 0).collect();
+    while at < st.len() {
+        let n = sizes[k % sizes.len()].min(st.len() - at);
+        out.extend(conv.push(&st[at..at + n])?);
+        at += n;
+        k += 1;
+    }
+    conv.finish()?;
+    Ok(out)
+}
+
+#[test]
+fn safetensors_quantized_while_streaming_equals_siglens_quantize() {
+    for name in MODELS {
+        let r = Reference::load(name);
+        for dtype in [
+            StorageDType::F32,
+            StorageDType::F16,
+            StorageDType::Q8_0,
+            StorageDType::Q4K,
+        ] {
+            let whole = gguf_bytes(name, dtype);
+            let policy = ComputePolicy::for_this_platform();
+            let want = embed(
+                &Siglip::load(read_gguf(&mut Cursor::new(&whole)).unwrap(), opts(policy)).unwrap(),
+                &r,
+            );
+            for sizes in [vec![1 << 20], vec![3, 8191, 100_003, 5]] {
+                let streamed = convert_streaming(name, dtype, &sizes).unwrap();
+                // Same layout as Candle's writer (tensor order aside), so the same size.
+                assert_eq!(streamed.len(), whole.len(), "{name} {dtype:?}");
+                // Read back both by Candle's reader and by our streaming reader.
+                let a = Siglip::load(
+                    read_gguf(&mut Cursor::new(&streamed)).unwrap(),
+                    opts(policy),
+                )
+                .unwrap();
+                assert_eq!(embed(&a, &r), want, "{name} {dtype:?} {sizes:?}");
+                let b = Siglip::load(stream_in(&streamed, &sizes, policy).unwrap(), opts(policy))
+                    .unwrap();
+                assert_eq!(
+                    embed(&b, &r),
+                    want,
+                    "{name} {dtype:?} {sizes:?} (streamed read)"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_or_foreign_safetensors_stream_fails_clearly() {
+    // A trailing 0 in `sizes` drops that many bytes from the end of the file.
+    let e = convert_streaming("tiny48", StorageDType::Q8_0, &[4096, 0]).unwrap_err();
+    assert!(e.to_string().contains("truncated"), "{e}");
+    let mut conv = SafetensorsToGguf::new(
+        ModelJson {
+            config_json: "{}",
+            preprocessor_json: None,
+            tokenizer_json: "{}",
+            tokenizer_config_json: None,
+        },
+        StorageDType::Q8_0,
+    );
+    let e = conv
+        .push(b"<!doctype html><html>404 not found</html>")
+        .unwrap_err();
+    assert!(e.to_string().contains("not a safetensors file"), "{e}");
 }

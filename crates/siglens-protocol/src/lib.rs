@@ -177,6 +177,8 @@ pub struct ModelInfo {
     pub load_ms: f64,
     /// Network requests made for this load (0 on a warm start).
     pub network_requests: u32,
+    /// The weights as held for compute (after any dequantization at load).
+    pub model_bytes: u64,
     /// WebAssembly memory after loading; it never shrinks, so this is the peak so far.
     pub wasm_memory_bytes: u64,
     pub uses_attention_mask: bool,

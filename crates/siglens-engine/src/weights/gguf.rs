@@ -29,26 +29,44 @@ pub fn write_gguf<W: Write + Seek>(
     dtype: StorageDType,
 ) -> Result<()> {
     let tensors = quantize_for_storage(&files.weights, dtype)?;
-    let s = |v: &str| gguf_file::Value::String(v.to_string());
-    let mut meta = vec![
-        (KEY_ARCH, s(GGUF_ARCH)),
-        (KEY_VERSION, gguf_file::Value::U32(FORMAT_VERSION)),
-        (KEY_DTYPE, s(dtype.name())),
-        (KEY_CONFIG, s(&files.config_json)),
-        (KEY_TOKENIZER, s(&files.tokenizer_json)),
-    ];
-    if let Some(p) = &files.preprocessor_json {
-        meta.push((KEY_PREPROCESSOR, s(p)));
-    }
-    if let Some(p) = &files.tokenizer_config_json {
-        meta.push((KEY_TOKENIZER_CONFIG, s(p)));
-    }
+    let meta = metadata(
+        &files.config_json,
+        files.preprocessor_json.as_deref(),
+        &files.tokenizer_json,
+        files.tokenizer_config_json.as_deref(),
+        dtype,
+    );
     let meta_refs: Vec<(&str, &gguf_file::Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
     let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> =
         tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     gguf_file::write(w, &meta_refs, &tensor_refs)
         .map_err(|e| Error::Weights(format!("writing GGUF: {e}")))?;
     Ok(())
+}
+
+/// The metadata of our GGUF: the model's JSON files and the storage dtype.
+pub(super) fn metadata(
+    config_json: &str,
+    preprocessor_json: Option<&str>,
+    tokenizer_json: &str,
+    tokenizer_config_json: Option<&str>,
+    dtype: StorageDType,
+) -> Vec<(&'static str, gguf_file::Value)> {
+    let s = |v: &str| gguf_file::Value::String(v.to_string());
+    let mut meta = vec![
+        (KEY_ARCH, s(GGUF_ARCH)),
+        (KEY_VERSION, gguf_file::Value::U32(FORMAT_VERSION)),
+        (KEY_DTYPE, s(dtype.name())),
+        (KEY_CONFIG, s(config_json)),
+        (KEY_TOKENIZER, s(tokenizer_json)),
+    ];
+    if let Some(p) = preprocessor_json {
+        meta.push((KEY_PREPROCESSOR, s(p)));
+    }
+    if let Some(p) = tokenizer_config_json {
+        meta.push((KEY_TOKENIZER_CONFIG, s(p)));
+    }
+    meta
 }
 
 /// Reads a GGUF written by [`write_gguf`]. f32 tensors become dense; f16 and quantized

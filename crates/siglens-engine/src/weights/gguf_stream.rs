@@ -49,6 +49,7 @@ pub struct GgufStream {
     base: u64,
     tensors: HashMap<String, StoredTensor>,
     total_in: u64,
+    prepared_bytes: u64,
 }
 
 impl GgufStream {
@@ -64,6 +65,7 @@ impl GgufStream {
             base: 0,
             tensors: HashMap::new(),
             total_in: 0,
+            prepared_bytes: 0,
         }
     }
 
@@ -71,9 +73,30 @@ impl GgufStream {
         self.total_in
     }
 
-    pub fn push(&mut self, bytes: &[u8]) -> Result<()> {
+    pub fn push(&mut self, mut bytes: &[u8]) -> Result<()> {
         self.total_in += bytes.len() as u64;
-        self.buf.extend_from_slice(bytes);
+        while !bytes.is_empty() {
+            // Buffer at most up to the end of the tensor being filled, so the buffer never
+            // grows past the largest tensor (no doubling of a 200 MB token table).
+            let take = self.bytes_wanted().unwrap_or(bytes.len()).min(bytes.len());
+            self.buf.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes still missing for the tensor being filled (`None`: no limit).
+    fn bytes_wanted(&self) -> Option<usize> {
+        let State::Tensors { pending, next, .. } = &self.state else {
+            return None;
+        };
+        let t = pending.get(*next)?;
+        let have = self.base + self.buf.len() as u64;
+        Some((t.start + t.len as u64).saturating_sub(have).max(1) as usize)
+    }
+
+    fn advance(&mut self) -> Result<()> {
         if let State::Header { next_attempt } = self.state {
             if self.buf.len() < next_attempt {
                 return Ok(());
@@ -92,6 +115,11 @@ impl GgufStream {
             }
         }
         self.drain_tensors()
+    }
+
+    /// Bytes of the tensors converted so far, in the form the model will hold them.
+    pub fn prepared_bytes(&self) -> u64 {
+        self.prepared_bytes
     }
 
     /// Parses the header from the buffer. `Ok(false)`: not enough bytes yet (or, at the
@@ -172,6 +200,7 @@ impl GgufStream {
                 }
                 _ => StoredTensor::Dense(q.dequantize(&Device::Cpu)?),
             };
+            self.prepared_bytes += stored.size_in_bytes() as u64;
             self.tensors.insert(t.name.clone(), stored);
             consumed_to = end;
             *next += 1;
@@ -185,9 +214,17 @@ impl GgufStream {
         if drop > 0 {
             self.buf.drain(..drop);
             self.base += drop as u64;
-            if self.buf.capacity() > 2 * self.buf.len() + (1 << 20) {
-                self.buf.shrink_to_fit();
+        }
+        match pending.get(*next) {
+            Some(t) => {
+                // Exactly the next tensor's bytes: one allocation, no doubling.
+                let need = (t.start + t.len as u64 - self.base) as usize;
+                if self.buf.capacity() > 2 * need + (1 << 20) {
+                    self.buf.shrink_to(need);
+                }
+                self.buf.reserve_exact(need.saturating_sub(self.buf.len()));
             }
+            None => self.buf = Vec::new(),
         }
         Ok(())
     }

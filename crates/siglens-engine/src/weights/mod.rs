@@ -1,6 +1,7 @@
 //! Where weights come from and how they are kept: Hugging Face safetensors (f32/f16/bf16)
 //! or our single-file GGUF, held dense (f32) or quantized, by tensor name.
 
+mod convert_stream;
 mod gguf;
 mod gguf_stream;
 mod safetensors;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
 
+pub use self::convert_stream::{ModelJson, SafetensorsToGguf};
 pub use self::gguf::{read_gguf, write_gguf, GGUF_ARCH};
 pub use self::gguf_stream::GgufStream;
 pub use self::safetensors::{load_safetensors_bytes, load_safetensors_file};

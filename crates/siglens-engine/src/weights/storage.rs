@@ -96,6 +96,22 @@ fn pick(target: GgmlDType, row: usize) -> GgmlDType {
         .unwrap_or(&GgmlDType::F16)
 }
 
+/// The shape and dtype tensor `name` is stored with for `dtype` (deterministic from the
+/// name and shape, so a streaming writer knows every size before it sees the data).
+pub(crate) fn storage_plan(
+    name: &str,
+    dims: &[usize],
+    dtype: StorageDType,
+) -> (Vec<usize>, GgmlDType) {
+    let dims = storage_shape(name, dims);
+    let ggml = if keep_f32(name, &dims) {
+        GgmlDType::F32
+    } else {
+        pick(dtype.ggml(), dims[dims.len() - 1])
+    };
+    (dims, ggml)
+}
+
 /// Converts every tensor to its storage form for `dtype`, ready to write.
 pub fn quantize_for_storage(
     weights: &WeightMap,
@@ -106,12 +122,7 @@ pub fn quantize_for_storage(
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let t = weights.get(name)?;
-        let dims = storage_shape(name, t.dims());
-        let ggml = if keep_f32(name, &dims) {
-            GgmlDType::F32
-        } else {
-            pick(dtype.ggml(), dims[dims.len() - 1])
-        };
+        let (dims, ggml) = storage_plan(name, t.dims(), dtype);
         let q = match t {
             StoredTensor::Quant(q) if q.dtype() == ggml => QTensor::new(
                 candle_core::quantized::QStorage::from_data(
