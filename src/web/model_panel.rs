@@ -1,7 +1,9 @@
 //! Choosing and loading the model, its progress, and the models cached in this browser.
 
 use leptos::prelude::*;
-use siglens_protocol::{CachedModel, ModelSource, Output, Phase, Progress, Request};
+use siglens_protocol::{
+    CachedModel, ModelSource, Output, Phase, Progress, Request, HF_DEFAULT_REPO, HF_ENDPOINT,
+};
 
 use super::client::{Reply, WorkerStatus};
 use super::state::AppState;
@@ -29,6 +31,7 @@ fn phase_name(p: Phase) -> &'static str {
     match p {
         Phase::ReadCache => "reading from the browser cache",
         Phase::Download => "downloading",
+        Phase::Quantize => "downloading and quantizing",
         Phase::Store => "storing in the browser cache",
         Phase::Load => "building the model",
     }
@@ -45,6 +48,12 @@ fn request_persistent_storage() {
 #[component]
 pub fn ModelPanel(state: AppState) -> impl IntoView {
     let url = RwSignal::new(DEFAULT_MODEL_URL.to_string());
+    // "gguf" (a file made by `siglens quantize`) or "hf" (a Hugging Face repository).
+    let kind = RwSignal::new("gguf");
+    let repo = RwSignal::new(HF_DEFAULT_REPO.to_string());
+    let revision = RwSignal::new("main".to_string());
+    let dtype = RwSignal::new("q8_0".to_string());
+    let endpoint = RwSignal::new(HF_ENDPOINT.to_string());
     let progress = RwSignal::new(None::<LoadProgress>);
     let error = RwSignal::new(None::<String>);
     let loading = RwSignal::new(false);
@@ -71,8 +80,17 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
         loading.set(true);
         progress.set(None);
         state.model.set(None);
-        let source = ModelSource::Gguf {
-            url: url.get_untracked().trim().to_string(),
+        let source = if kind.get_untracked() == "hf" {
+            ModelSource::HuggingFace {
+                endpoint: endpoint.get_untracked().trim().to_string(),
+                repo: repo.get_untracked().trim().to_string(),
+                revision: revision.get_untracked().trim().to_string(),
+                dtype: dtype.get_untracked(),
+            }
+        } else {
+            ModelSource::Gguf {
+                url: url.get_untracked().trim().to_string(),
+            }
         };
         state.request(
             Request::LoadModel { source },
@@ -148,11 +166,50 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                     "Restart the engine"
                 </button>
             </Show>
-            <form class="row" on:submit=move |ev| { ev.prevent_default(); load(); }>
-                <label for="model-url">"Model file (GGUF made by " <code>"siglens quantize"</code> ")"</label>
-                <input id="model-url" type="text" spellcheck="false"
-                    prop:value=move || url.get()
-                    on:input=move |ev| url.set(event_target_value(&ev)) />
+            <fieldset class="source">
+                <legend>"Source"</legend>
+                <label class="inline">
+                    <input type="radio" name="source" id="source-gguf" value="gguf"
+                        prop:checked=move || kind.get() == "gguf" on:change=move |_| kind.set("gguf") />
+                    "A model file on this site (GGUF made by " <code>"siglens quantize"</code> ")"
+                </label>
+                <label class="inline">
+                    <input type="radio" name="source" id="source-hf" value="hf"
+                        prop:checked=move || kind.get() == "hf" on:change=move |_| kind.set("hf") />
+                    "A Hugging Face repository, quantized on this device"
+                </label>
+            </fieldset>
+            <form on:submit=move |ev| { ev.prevent_default(); load(); }>
+                <Show when=move || kind.get() == "gguf">
+                    <label for="model-url">"Model file URL"</label>
+                    <input id="model-url" type="text" spellcheck="false"
+                        prop:value=move || url.get()
+                        on:input=move |ev| url.set(event_target_value(&ev)) />
+                </Show>
+                <Show when=move || kind.get() == "hf">
+                    <div class="grid2">
+                        <label>"Repository"
+                            <input id="hf-repo" type="text" spellcheck="false" prop:value=move || repo.get()
+                                on:input=move |ev| repo.set(event_target_value(&ev)) />
+                        </label>
+                        <label>"Revision"
+                            <input id="hf-revision" type="text" spellcheck="false" prop:value=move || revision.get()
+                                on:input=move |ev| revision.set(event_target_value(&ev)) />
+                        </label>
+                        <label>"Stored as"
+                            <select id="hf-dtype" on:change=move |ev| dtype.set(event_target_value(&ev))>
+                                <option value="q8_0" selected=true>"q8_0 (¼ of f32, near-lossless)"</option>
+                                <option value="q4k">"q4k (⅛, lossy)"</option>
+                                <option value="f16">"f16 (½)"</option>
+                                <option value="f32">"f32"</option>
+                            </select>
+                        </label>
+                        <label>"Hub address"
+                            <input id="hf-endpoint" type="text" spellcheck="false" prop:value=move || endpoint.get()
+                                on:input=move |ev| endpoint.set(event_target_value(&ev)) />
+                        </label>
+                    </div>
+                </Show>
                 <button id="load-model" type="submit"
                     disabled=move || loading.get() || !matches!(state.worker.get(), WorkerStatus::Ready(_))>
                     "Load"

@@ -35,7 +35,9 @@ const work = mkdtempSync(join(tmpdir(), 'siglens-e2e-'));
 const broken = join(work, 'broken.jpg');
 writeFileSync(broken, 'this is not an image\n');
 
-const { server, stats, url: base } = await startServer({ dist, models });
+const { server, stats, url: base } = await startServer({
+  dist, models, hfRoot: join(root, 'tests/fixtures/models'),
+});
 const profile = mkdtempSync(join(tmpdir(), 'siglens-profile-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -77,8 +79,17 @@ async function openApp() {
 }
 
 /// Loads `url` through the model panel; returns the ready line's data or the error text.
-async function loadModel(url, { expectError = false, watchProgress = false } = {}) {
-  await page.fill('#model-url', url);
+async function loadModel(url, { expectError = false, watchProgress = false, hf = null } = {}) {
+  if (hf) {
+    await page.check('#source-hf');
+    await page.fill('#hf-endpoint', hf.endpoint);
+    await page.fill('#hf-repo', hf.repo);
+    await page.fill('#hf-revision', hf.revision || 'main');
+    await page.selectOption('#hf-dtype', hf.dtype || 'q8_0');
+  } else {
+    await page.check('#source-gguf');
+    await page.fill('#model-url', url);
+  }
   await page.click('#load-model');
   const seen = new Set();
   if (watchProgress) {
@@ -261,6 +272,43 @@ try {
     await openApp();
     assert((await loadModel(`flaky/${MODEL}`)).fromCache, 'resumed download not cached intact');
     assert((await loadModel(`norange/${MODEL}`)).fromCache, 'restarted download not cached intact');
+  });
+
+  await check('a Hugging Face repo is quantized while streaming, equals `siglens quantize`, and is cached', async () => {
+    await openApp();
+    const hf = { endpoint: `${base}hf`, repo: 'siglens-test/tiny48', dtype: 'q8_0' };
+    const r = await loadModel(null, { hf, watchProgress: true });
+    assert(!r.fromCache, 'first HF load is a download');
+    assert(r.progress.some((t) => /downloading and quantizing/.test(t)),
+      `no quantize progress seen: ${JSON.stringify(r.progress)}`);
+    await addImages(IMAGES.map((f) => join(fixtures, f)));
+    await waitEmbedded();
+    await page.fill('#labels', LABELS.join('\n'));
+    await page.click('#classify');
+    await page.waitForSelector('#matrix');
+    const native = cli(['classify', '--model', modelFile, ...LABELS.flatMap((l) => ['--label', l]),
+      ...IMAGES.map((f) => join(fixtures, f))]);
+    let worst = 0;
+    for (const row of native) {
+      const name = row.image.split('/').pop();
+      for (const { label, score } of row.scores) {
+        const got = Number(await page.locator(
+          `.scores[data-image="${name}"] g[data-label="${label}"]`).getAttribute('data-score'));
+        worst = Math.max(worst, Math.abs(got - score));
+      }
+    }
+    console.log(`     HF q8_0 in the browser vs native q8_0 GGUF: max |d| = ${worst.toExponential(2)}`);
+    assert(worst <= 1e-5, `HF-quantized scores differ from the CLI by ${worst}`);
+    await openApp();
+    const before = (await statsNow()).model;
+    const warm = await loadModel(null, { hf });
+    assert(warm.fromCache && (await statsNow()).model === before, 'HF model not served from the cache');
+    const bad = await loadModel(null, { hf: { ...hf, endpoint: `${base}hf-truncated` }, expectError: true });
+    assert(/truncated/.test(bad.error) && /model\.safetensors/.test(bad.error), `unclear: ${bad.error}`);
+    const keys = await cachedKeys();
+    const leftovers = [...keys.manifests, ...keys.chunks].filter((k) => /hf-truncated/.test(k));
+    assert(leftovers.length === 0, `truncated safetensors left cache entries: ${leftovers}`);
+    await page.check('#source-gguf');
   });
 
   await check('cancel stops a long batch; finished results are kept', async () => {

@@ -4,6 +4,8 @@
 //   /flaky/F     first request drops the connection half way; Range requests work
 //   /norange/F   first request drops half way; Range is ignored (always 200 from 0)
 //   /truncated/F sends the first half with a matching Content-Length (a short file)
+//   /hf/REPO/resolve/REV/F          a Hugging Face style repo: F from HF_ROOT/basename(REPO)
+//   /hf-truncated/REPO/resolve/REV/F  the same, with model.safetensors cut in half
 // /__stats returns request counts; /__models?on=0|1 switches every model route off (the
 // socket is destroyed, as if the host were gone) or on.
 import { createServer } from 'node:http';
@@ -19,7 +21,7 @@ const TYPES = {
   '.gguf': 'application/octet-stream',
 };
 
-export function startServer({ dist, models, port = 0 }) {
+export function startServer({ dist, models, hfRoot, port = 0 }) {
   const stats = { model: 0, range: 0, byPath: {} };
   const dropped = new Set();
   let modelsOn = true;
@@ -35,13 +37,17 @@ export function startServer({ dist, models, port = 0 }) {
       modelsOn = url.searchParams.get('on') !== '0';
       return res.end('ok');
     }
-    const m = path.match(/^\/(models|slow|flaky|norange|truncated)\/([^/]+)$/);
+    const hf = path.match(/^\/(hf|hf-truncated)\/(.+)\/resolve\/([^/]+)\/([^/]+)$/);
+    const m = hf
+      ? [null, hf[1] === 'hf' ? 'models' : 'truncated', hf[4]]
+      : path.match(/^\/(models|slow|flaky|norange|truncated)\/([^/]+)$/);
     if (m) {
       const [, mode, name] = m;
+      const dir = hf ? join(hfRoot, hf[2].split('/').pop()) : models;
       stats.model += 1;
       stats.byPath[path] = (stats.byPath[path] || 0) + 1;
       if (!modelsOn) return req.socket.destroy();
-      const file = join(models, name);
+      const file = join(dir, name);
       if (!existsSync(file)) {
         res.statusCode = 404;
         return res.end('not found');
@@ -58,7 +64,7 @@ export function startServer({ dist, models, port = 0 }) {
         return res.end(body.subarray(from));
       }
       res.setHeader('accept-ranges', mode === 'norange' ? 'none' : 'bytes');
-      if (mode === 'truncated') {
+      if (mode === 'truncated' && (!hf || name === 'model.safetensors')) {
         const half = body.subarray(0, body.length >> 1);
         res.setHeader('content-length', half.length);
         return res.end(half);

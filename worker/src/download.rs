@@ -45,8 +45,8 @@ fn js_msg(e: &JsValue) -> String {
 }
 
 /// GET `url` from byte `from` on. Returns the response and the byte it really starts at
-/// (0 when the server ignored the Range header).
-async fn open(url: &str, from: u64) -> Result<(Response, u64, Option<u64>), WorkerError> {
+/// (0 when the server ignored the Range header). A 404 is `Ok(None)`.
+async fn open(url: &str, from: u64) -> Result<Option<(Response, u64, Option<u64>)>, WorkerError> {
     let init = RequestInit::new();
     if from > 0 {
         let headers = web_sys::Headers::new().map_err(|e| net_err(url, js_msg(&e)))?;
@@ -76,7 +76,8 @@ async fn open(url: &str, from: u64) -> Result<(Response, u64, Option<u64>), Work
         _ => header("content-length").and_then(|v| v.trim().parse().ok()),
     };
     match status {
-        200 => Ok((resp, 0, length)),
+        200 => Ok(Some((resp, 0, length))),
+        404 => Ok(None),
         206 if from > 0 => {
             // "bytes a-b/total": resume only if it starts where we asked.
             let range = header("content-range").unwrap_or_default();
@@ -91,7 +92,7 @@ async fn open(url: &str, from: u64) -> Result<(Response, u64, Option<u64>), Work
                     format!("server sent range {range:?}, asked from {from}"),
                 ));
             }
-            Ok((resp, from, total))
+            Ok(Some((resp, from, total)))
         }
         _ => Err(net_err(
             url,
@@ -111,8 +112,17 @@ fn reader_of(url: &str, resp: &Response) -> Result<ReadableStreamDefaultReader, 
 
 impl Download {
     pub async fn start(url: &str) -> Result<Self, WorkerError> {
-        let (resp, _, total) = open(url, 0).await?;
-        Ok(Self {
+        Self::start_optional(url)
+            .await?
+            .ok_or_else(|| net_err(url, "HTTP 404 Not Found"))
+    }
+
+    /// As [`Download::start`], but a missing file (404) is `Ok(None)`.
+    pub async fn start_optional(url: &str) -> Result<Option<Self>, WorkerError> {
+        let Some((resp, _, total)) = open(url, 0).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
             url: url.to_string(),
             reader: reader_of(url, &resp)?,
             received: 0,
@@ -120,7 +130,7 @@ impl Download {
             started_ms: now_ms(),
             resumes_left: MAX_RESUMES,
             requests: 1,
-        })
+        }))
     }
 
     pub fn bytes_per_sec(&self) -> f64 {
@@ -179,7 +189,9 @@ impl Download {
         }
         self.resumes_left -= 1;
         self.requests += 1;
-        let (resp, start, total) = open(&self.url, self.received).await?;
+        let (resp, start, total) = open(&self.url, self.received)
+            .await?
+            .ok_or_else(|| net_err(&self.url, "HTTP 404 Not Found (while resuming)"))?;
         self.reader = reader_of(&self.url, &resp)?;
         if total.is_some() {
             self.total = total;

@@ -3,8 +3,8 @@
 //! goes through [`GgufStream`] chunk by chunk, so the whole file is never held in memory.
 
 use sha2::{Digest, Sha256};
-use siglens_engine::weights::GgufStream;
-use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip};
+use siglens_engine::weights::{GgufStream, ModelJson, SafetensorsToGguf};
+use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip, StorageDType};
 use siglens_protocol::{
     ErrorKind, Event, ModelInfo, ModelSource, Phase, Progress, RequestId, WorkerError,
 };
@@ -42,7 +42,16 @@ fn bad_model(url: &str, e: impl std::fmt::Display) -> WorkerError {
 pub async fn load(id: RequestId, source: &ModelSource) -> Result<(Siglip, ModelInfo), WorkerError> {
     let t0 = now_ms();
     let key = source.cache_key();
-    let ModelSource::Gguf { url } = source;
+    let url = match source {
+        ModelSource::Gguf { url } => url.clone(),
+        ModelSource::HuggingFace {
+            endpoint,
+            repo,
+            revision,
+            ..
+        } => ModelSource::hf_file_url(endpoint, repo, revision, "model.safetensors"),
+    };
+    let url = url.as_str();
     let cache = match ModelCache::open().await {
         Ok(c) => Some(c),
         Err(e) => {
@@ -78,7 +87,7 @@ pub async fn load(id: RequestId, source: &ModelSource) -> Result<(Siglip, ModelI
     let (files, file_bytes, network_requests) = match cached {
         Some((files, bytes)) => (files, bytes, 0),
         None => {
-            let r = download(id, url, &key, cache.as_ref()).await;
+            let r = fetch_model(id, source, url, &key, cache.as_ref()).await;
             if r.is_err() {
                 // Never leave a partial entry behind.
                 if let Some(c) = &cache {
@@ -104,6 +113,137 @@ pub async fn load(id: RequestId, source: &ModelSource) -> Result<(Siglip, ModelI
         uses_attention_mask: model.uses_attention_mask(),
     };
     Ok((model, info))
+}
+
+/// What happens to downloaded bytes before they are parsed and stored: a GGUF is taken as
+/// is, a safetensors checkpoint is quantized into our GGUF as it streams.
+enum Transform {
+    Identity,
+    Quantize(Box<SafetensorsToGguf>),
+}
+
+impl Transform {
+    fn apply(&mut self, bytes: Vec<u8>) -> siglens_engine::Result<Vec<u8>> {
+        match self {
+            Self::Identity => Ok(bytes),
+            Self::Quantize(c) => c.push(&bytes),
+        }
+    }
+
+    fn finish(self) -> siglens_engine::Result<()> {
+        match self {
+            Self::Identity => Ok(()),
+            Self::Quantize(c) => c.finish(),
+        }
+    }
+}
+
+/// The JSON files of a Hugging Face checkpoint, which go into the GGUF's metadata.
+struct HfJson {
+    config: String,
+    preprocessor: Option<String>,
+    tokenizer: String,
+    tokenizer_config: Option<String>,
+}
+
+async fn fetch_text(id: RequestId, url: &str) -> Result<Option<String>, WorkerError> {
+    let Some(mut dl) = Download::start_optional(url).await? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    let mut throttle = Throttle(0.0);
+    while let Some(piece) = dl.next().await? {
+        check_cancelled(id)?;
+        match piece {
+            Piece::Bytes(b) => bytes.extend_from_slice(&b),
+            Piece::Restart => bytes.clear(),
+        }
+        if throttle.due() {
+            progress(
+                id,
+                Progress::Bytes {
+                    phase: Phase::Download,
+                    url: url.to_string(),
+                    loaded: dl.received,
+                    total: dl.total,
+                    bytes_per_sec: dl.bytes_per_sec(),
+                },
+            );
+        }
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| bad_model(url, "not UTF-8 text"))
+}
+
+async fn fetch_model(
+    id: RequestId,
+    source: &ModelSource,
+    url: &str,
+    key: &str,
+    cache: Option<&ModelCache>,
+) -> Result<(ModelFiles, u64, u32), WorkerError> {
+    let ModelSource::HuggingFace {
+        endpoint,
+        repo,
+        revision,
+        dtype,
+    } = source
+    else {
+        return download(
+            id,
+            url,
+            key,
+            cache,
+            &|| Transform::Identity,
+            Phase::Download,
+        )
+        .await;
+    };
+    let dtype: StorageDType = dtype
+        .parse()
+        .map_err(|e: siglens_engine::Error| WorkerError::new(ErrorKind::BadInput, e.to_string()))?;
+    let file = |f: &str| ModelSource::hf_file_url(endpoint, repo, revision, f);
+    let required = |f: &str, v: Option<String>| {
+        v.ok_or_else(|| {
+            WorkerError::new(
+                ErrorKind::Network,
+                format!(
+                    "{}: HTTP 404 Not Found (is {repo} a SigLIP checkpoint, and public?)",
+                    file(f)
+                ),
+            )
+        })
+    };
+    progress(
+        id,
+        Progress::Phase {
+            phase: Phase::Download,
+        },
+    );
+    let json = HfJson {
+        config: required("config.json", fetch_text(id, &file("config.json")).await?)?,
+        preprocessor: fetch_text(id, &file("preprocessor_config.json")).await?,
+        tokenizer: required(
+            "tokenizer.json",
+            fetch_text(id, &file("tokenizer.json")).await?,
+        )?,
+        tokenizer_config: fetch_text(id, &file("tokenizer_config.json")).await?,
+    };
+    // 4 small files before the weights.
+    let make = || {
+        Transform::Quantize(Box::new(SafetensorsToGguf::new(
+            ModelJson {
+                config_json: &json.config,
+                preprocessor_json: json.preprocessor.as_deref(),
+                tokenizer_json: &json.tokenizer,
+                tokenizer_config_json: json.tokenizer_config.as_deref(),
+            },
+            dtype,
+        )))
+    };
+    let (files, bytes, requests) = download(id, url, key, cache, &make, Phase::Quantize).await?;
+    Ok((files, bytes, requests + 4))
 }
 
 /// Reads a cached entry through the stream parser, checking its length and sha256.
@@ -161,13 +301,10 @@ async fn download(
     url: &str,
     key: &str,
     cache: Option<&ModelCache>,
+    make_transform: &dyn Fn() -> Transform,
+    phase: Phase,
 ) -> Result<(ModelFiles, u64, u32), WorkerError> {
-    progress(
-        id,
-        Progress::Phase {
-            phase: Phase::Download,
-        },
-    );
+    progress(id, Progress::Phase { phase });
     let mut dl = Download::start(url).await?;
     let mut store = cache;
     if let (Some(c), Some(total)) = (store, dl.total) {
@@ -193,6 +330,7 @@ async fn download(
             c.delete(key).await?;
         }
     }
+    let mut transform = make_transform();
     let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
     let mut hasher = Sha256::new();
     let mut pending: Vec<u8> = Vec::new();
@@ -208,6 +346,7 @@ async fn download(
                     id,
                     format!("{url}: the server cannot resume; downloading again from the start"),
                 );
+                transform = make_transform();
                 stream = GgufStream::new(ComputePolicy::for_this_platform());
                 hasher = Sha256::new();
                 pending.clear();
@@ -217,6 +356,7 @@ async fn download(
                 }
             }
             Some(Piece::Bytes(bytes)) => {
+                let bytes = transform.apply(bytes).map_err(|e| bad_model(url, e))?;
                 stream.push(&bytes).map_err(|e| bad_model(url, e))?;
                 hasher.update(&bytes);
                 if let Some(c) = store {
@@ -244,7 +384,7 @@ async fn download(
             progress(
                 id,
                 Progress::Bytes {
-                    phase: Phase::Download,
+                    phase,
                     url: url.to_string(),
                     loaded: dl.received,
                     total: dl.total,
@@ -256,14 +396,15 @@ async fn download(
     progress(
         id,
         Progress::Bytes {
-            phase: Phase::Download,
+            phase,
             url: url.to_string(),
             loaded: dl.received,
             total: dl.total,
             bytes_per_sec: dl.bytes_per_sec(),
         },
     );
-    let bytes = dl.received;
+    transform.finish().map_err(|e| bad_model(url, e))?;
+    let bytes = stream.bytes_in();
     let files = stream.finish().map_err(|e| bad_model(url, e))?;
     if let Some(c) = store {
         progress(

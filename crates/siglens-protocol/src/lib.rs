@@ -22,7 +22,20 @@ pub enum ModelSource {
     /// A single-file GGUF made by `siglens quantize`, at a URL (relative to the page, or
     /// absolute).
     Gguf { url: String },
+    /// A Hugging Face repository with a `model.safetensors`, quantized on the device while
+    /// it downloads into `dtype` (f32, f16, q8_0, q4_0 or q4k).
+    HuggingFace {
+        /// `https://huggingface.co`, or a mirror with the same `/{repo}/resolve/{revision}/`
+        /// layout.
+        endpoint: String,
+        repo: String,
+        revision: String,
+        dtype: String,
+    },
 }
+
+pub const HF_ENDPOINT: &str = "https://huggingface.co";
+pub const HF_DEFAULT_REPO: &str = "google/siglip2-base-patch16-224";
 
 impl ModelSource {
     /// The IndexedDB cache key: source, revision and storage dtype in one string. A GGUF's
@@ -30,7 +43,30 @@ impl ModelSource {
     pub fn cache_key(&self) -> String {
         match self {
             Self::Gguf { url } => format!("gguf:{url}"),
+            Self::HuggingFace {
+                endpoint,
+                repo,
+                revision,
+                dtype,
+            } => {
+                let host = if endpoint == HF_ENDPOINT {
+                    String::new()
+                } else {
+                    format!("{endpoint}/")
+                };
+                format!("hf:{host}{repo}@{revision}:{dtype}")
+            }
         }
+    }
+
+    /// `{endpoint}/{repo}/resolve/{revision}/{file}`.
+    pub fn hf_file_url(endpoint: &str, repo: &str, revision: &str, file: &str) -> String {
+        format!(
+            "{}/{}/resolve/{}/{file}",
+            endpoint.trim_end_matches('/'),
+            repo.trim_matches('/'),
+            revision
+        )
     }
 }
 
@@ -127,6 +163,8 @@ pub enum Phase {
     /// Reading the model out of IndexedDB.
     ReadCache,
     Download,
+    /// Downloading safetensors and quantizing them as they arrive.
+    Quantize,
     /// Writing to IndexedDB (happens while downloading).
     Store,
     /// Building the model from the weights.
@@ -272,6 +310,21 @@ mod tests {
             url: "models/a-q8_0.gguf".into(),
         };
         assert_eq!(s.cache_key(), "gguf:models/a-q8_0.gguf");
+        let hf = |endpoint: &str| ModelSource::HuggingFace {
+            endpoint: endpoint.into(),
+            repo: HF_DEFAULT_REPO.into(),
+            revision: "main".into(),
+            dtype: "q8_0".into(),
+        };
+        assert_eq!(
+            hf(HF_ENDPOINT).cache_key(),
+            "hf:google/siglip2-base-patch16-224@main:q8_0"
+        );
+        assert_ne!(hf("http://mirror").cache_key(), hf(HF_ENDPOINT).cache_key());
+        assert_eq!(
+            ModelSource::hf_file_url("https://huggingface.co/", "a/b", "main", "config.json"),
+            "https://huggingface.co/a/b/resolve/main/config.json"
+        );
     }
 
     #[test]
