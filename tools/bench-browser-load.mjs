@@ -3,8 +3,10 @@
 // through the real UI in headless Chromium. Reports time to ready, the weights as held for
 // compute, and the wasm memory after loading (it never shrinks, so it is the peak).
 //
-// Usage: node tools/bench-browser-load.mjs DIST_DIR MODELS_DIR FILE.gguf [FILE.gguf ...]
-//        (WARM_RUNS=5 by default)
+// Usage: node tools/bench-browser-load.mjs DIST_DIR MODELS_DIR MODEL [MODEL ...]
+//   MODEL is FILE.gguf (in MODELS_DIR) or hf:NAME:DTYPE, a Hugging Face style directory
+//   MODELS_DIR/NAME (config.json, model.safetensors, ...) quantized in the browser to DTYPE.
+//   WARM_RUNS=5 by default.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,9 @@ if (!files.length) {
   process.exit(2);
 }
 const warmRuns = Number(process.env.WARM_RUNS || 5);
-const { server, url: base } = await startServer({ dist: resolve(dist), models: resolve(models) });
+const { server, url: base } = await startServer({
+  dist: resolve(dist), models: resolve(models), hfRoot: resolve(models),
+});
 const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const mb = (b) => (b / 1e6).toFixed(1);
 
@@ -26,7 +30,15 @@ async function load(page, file) {
   await page.waitForFunction(
     () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'),
     null, { timeout: 120_000 });
-  await page.fill('#model-url', `models/${file}`);
+  if (file.startsWith('hf:')) {
+    const [, name, dtype] = file.split(':');
+    await page.check('#source-hf');
+    await page.fill('#hf-endpoint', `${base}hf`);
+    await page.fill('#hf-repo', `bench/${name}`);
+    await page.selectOption('#hf-dtype', dtype);
+  } else {
+    await page.fill('#model-url', `models/${file}`);
+  }
   await page.click('#load-model');
   await page.waitForSelector('#model-ready, #model-error', { timeout: 600_000 });
   if (await page.locator('#model-error').count()) {

@@ -332,6 +332,38 @@ try {
     const notices = await page.locator('#notices').textContent();
     assert(/cancelled/.test(notices), `no cancel notice: ${notices}`);
   });
+
+  await check('a crashed engine is reported and a fresh one starts; cached models can be deleted', async () => {
+    await openApp();
+    await loadModel(`models/${MODEL}`);
+    // What the worker's panic hook posts, sent from inside the worker.
+    const worker = page.workers()[0];
+    assert(worker, 'no worker');
+    await worker.evaluate(() => postMessage({ msg: { type: 'panicked', message: 'test panic' }, buffers: [] }));
+    await page.waitForSelector('#restart-worker', { timeout: 10_000 });
+    const status = await page.locator('#worker-status').textContent();
+    assert(/stopped.*test panic/.test(status), `crash not reported: ${status}`);
+    assert(await page.locator('#model-ready').count() === 0, 'a crashed engine has no model');
+    await page.click('#restart-worker');
+    await page.waitForFunction(
+      () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'));
+    const again = await loadModel(`models/${MODEL}`);
+    assert(again.fromCache, 'the fresh worker starts from the cache');
+    // An uncaught error in the worker (what an out-of-memory trap looks like).
+    await page.workers().at(-1).evaluate(() => setTimeout(() => { throw new Error('boom'); }));
+    await page.waitForSelector('#restart-worker', { timeout: 10_000 });
+    await page.click('#restart-worker');
+    await page.waitForFunction(
+      () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'));
+    // Delete through the cache list.
+    await page.click('details.cache summary');
+    const key = `gguf:models/${MODEL}`;
+    await page.click(`#cache-list li[data-key="${key}"] button`);
+    await page.waitForFunction((k) => !document.querySelector(`#cache-list li[data-key="${k}"]`), key);
+    const keys = await cachedKeys();
+    assert(!keys.manifests.includes(key) && !keys.chunks.some((c) => c.startsWith(key + '\u0000')),
+      'delete left data behind');
+  });
 } finally {
   await context.close();
   server.close();
@@ -339,7 +371,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const unexpected = problems.filter((p) => !/Failed to load resource|net::ERR/.test(p));
+const unexpected = problems.filter((p) => !/Failed to load resource|net::ERR|boom/.test(p));
 if (unexpected.length) {
   console.log(`console errors:\n  ${unexpected.join('\n  ')}`);
   failures += 1;

@@ -9,7 +9,7 @@
 // /__stats returns request counts; /__models?on=0|1 switches every model route off (the
 // socket is destroyed, as if the host were gone) or on.
 import { createServer } from 'node:http';
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 
 const TYPES = {
@@ -51,6 +51,20 @@ export function startServer({ dist, models, hfRoot, port = 0 }) {
       if (!existsSync(file)) {
         res.statusCode = 404;
         return res.end('not found');
+      }
+      const size = statSync(file).size;
+      if (mode === 'models' && size > (64 << 20)) {
+        // Big files (benchmarks) are streamed, with Range.
+        const r = req.headers.range?.match(/^bytes=(\d+)-$/);
+        const from = r ? Number(r[1]) : 0;
+        res.setHeader('content-type', 'application/octet-stream');
+        res.setHeader('accept-ranges', 'bytes');
+        if (r) {
+          res.statusCode = 206;
+          res.setHeader('content-range', `bytes ${from}-${size - 1}/${size}`);
+        }
+        res.setHeader('content-length', size - from);
+        return createReadStream(file, { start: from }).pipe(res);
       }
       const body = readFileSync(file);
       const range = req.headers.range?.match(/^bytes=(\d+)-$/);
