@@ -21,7 +21,6 @@ const ALIGN: usize = 32;
 struct Planned {
     name: String,
     src_dtype: DType,
-    src_dims: Vec<usize>,
     /// Absolute byte range in the safetensors file.
     begin: u64,
     end: u64,
@@ -50,6 +49,19 @@ pub struct SafetensorsToGguf {
     /// Absolute offset of `buf[0]` in the safetensors input.
     base: u64,
     total_in: u64,
+    /// GGUF bytes emitted so far (for alignment padding across pushes).
+    out_pos: u64,
+}
+
+/// Input bytes converted at a time (whole rows).
+const ROWS_CHUNK_BYTES: u64 = 4 << 20;
+
+impl Planned {
+    /// Source bytes of one storage row (rows never share a quantization block).
+    fn row_bytes_in(&self) -> u64 {
+        let row = *self.out_dims.last().expect("tensors have a dimension") as u64;
+        row * self.src_dtype.size_in_bytes() as u64
+    }
 }
 
 fn ggml_code(d: GgmlDType) -> u32 {
@@ -97,6 +109,7 @@ impl SafetensorsToGguf {
             buf: Vec::new(),
             base: 0,
             total_in: 0,
+            out_pos: 0,
         }
     }
 
@@ -126,8 +139,14 @@ impl SafetensorsToGguf {
                 8 + u64::from_le_bytes(self.buf[..8].try_into().expect("8 bytes"))
                     .min(MAX_HEADER_BYTES)
             }
+            // Whole rows, up to ~4 MiB at a time: a tensor is never held whole.
             State::Tensors { plan, next } => match plan.get(*next) {
-                Some(t) => t.end,
+                Some(t) => {
+                    let from = self.base.max(t.begin);
+                    let row = t.row_bytes_in();
+                    let rows = (ROWS_CHUNK_BYTES / row).max(1);
+                    t.end.min(from + rows * row)
+                }
                 None => u64::MAX,
             },
         };
@@ -150,6 +169,7 @@ impl SafetensorsToGguf {
             }
             let plan = self.plan(&self.buf[8..8 + n as usize], 8 + n)?;
             self.write_header(&plan, out);
+            self.out_pos = out.len() as u64;
             self.buf.drain(..8 + n as usize);
             self.base = 8 + n;
             self.state = State::Tensors { plan, next: 0 };
@@ -158,27 +178,34 @@ impl SafetensorsToGguf {
             return Ok(());
         };
         while let Some(t) = plan.get(*next) {
-            if self.base + (self.buf.len() as u64) < t.end {
+            // Bytes between tensors (none in files written by safetensors) are skipped.
+            if self.base < t.begin {
+                let skip = ((t.begin - self.base) as usize).min(self.buf.len());
+                self.buf.drain(..skip);
+                self.base += skip as u64;
+                if self.base < t.begin {
+                    break;
+                }
+            }
+            let row = t.row_bytes_in();
+            let avail = (self.buf.len() as u64).min(t.end - self.base);
+            let rows = avail / row;
+            if rows > 0 {
+                let n = (rows * row) as usize;
+                let before = out.len();
+                convert_rows(t, &self.buf[..n], rows as usize, out)?;
+                self.out_pos += (out.len() - before) as u64;
+                self.buf.drain(..n);
+                self.base += n as u64;
+            }
+            if self.base < t.end {
                 break;
             }
-            let from = (t.begin - self.base) as usize;
-            let raw = &self.buf[from..from + (t.end - t.begin) as usize];
-            let start = out.len();
-            convert(t, raw, out)?;
-            debug_assert_eq!(out.len() - start, stored_len(&t.out_dims, t.ggml));
-            pad(out);
-            let drop = (t.end - self.base) as usize;
-            self.buf.drain(..drop);
-            self.base = t.end;
+            // Tensor complete: pad to the alignment the header's offsets assume.
+            let padding = (ALIGN - (self.out_pos as usize) % ALIGN) % ALIGN;
+            out.resize(out.len() + padding, 0);
+            self.out_pos += padding as u64;
             *next += 1;
-        }
-        // Exactly the next tensor's bytes: one allocation, no doubling.
-        if let Some(t) = plan.get(*next) {
-            let need = (t.end - self.base) as usize;
-            if self.buf.capacity() > 2 * need + (1 << 20) {
-                self.buf.shrink_to(need);
-            }
-            self.buf.reserve_exact(need.saturating_sub(self.buf.len()));
         }
         Ok(())
     }
@@ -226,7 +253,6 @@ impl SafetensorsToGguf {
             plan.push(Planned {
                 name,
                 src_dtype,
-                src_dims: e.shape,
                 begin: data_start + a,
                 end: data_start + b,
                 out_dims,
@@ -298,8 +324,10 @@ impl SafetensorsToGguf {
     }
 }
 
-/// One tensor's bytes in its storage dtype, appended to `out`.
-fn convert(t: &Planned, raw: &[u8], out: &mut Vec<u8>) -> Result<()> {
+/// `rows` whole storage rows of a tensor in its storage dtype, appended to `out`. Rows never
+/// share a quantization block (`storage_plan` picks a block size that divides the row), so
+/// converting rows in pieces gives the same bytes as converting the tensor at once.
+fn convert_rows(t: &Planned, raw: &[u8], rows: usize, out: &mut Vec<u8>) -> Result<()> {
     let same = matches!(
         (t.src_dtype, t.ggml),
         (DType::F32, GgmlDType::F32) | (DType::F16, GgmlDType::F16)
@@ -309,9 +337,9 @@ fn convert(t: &Planned, raw: &[u8], out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(raw);
         return Ok(());
     }
-    let f = Tensor::from_raw_buffer(raw, t.src_dtype, &t.src_dims, &Device::Cpu)?
-        .to_dtype(DType::F32)?
-        .reshape(t.out_dims.as_slice())?;
+    let row = *t.out_dims.last().expect("tensors have a dimension");
+    let f = Tensor::from_raw_buffer(raw, t.src_dtype, &[rows, row], &Device::Cpu)?
+        .to_dtype(DType::F32)?;
     match t.ggml {
         GgmlDType::F32 => {
             for v in f.flatten_all()?.to_vec1::<f32>()? {
@@ -319,8 +347,8 @@ fn convert(t: &Planned, raw: &[u8], out: &mut Vec<u8>) -> Result<()> {
             }
         }
         g => {
-            let q =
-                QTensor::quantize(&f, g).map_err(|e| bad(format!("quantizing {}: {e}", t.name)))?;
+            let q = QTensor::quantize(&f, g)
+                .map_err(|e| bad(format!("quantizing {}: {e}", t.name)))?;
             out.extend_from_slice(&q.data()?);
         }
     }
