@@ -5,7 +5,6 @@ use leptos::prelude::*;
 use siglens_protocol::{Output, Request, TextSettings};
 
 use super::client::Reply;
-use super::export::download_embeddings_json;
 use super::state::AppState;
 
 const DEFAULT_LABELS: &str = "cat\ndog\ncoffee\nrocket\nastronaut";
@@ -117,8 +116,6 @@ pub fn ClassifyPanel(state: AppState) -> impl IntoView {
                     <div class="row">
                         <button id="classify" on:click=move |_| classify()
                             disabled=move || running.get() || state.model.get().is_none()>"Classify"</button>
-                        <button id="export-json" on:click=move |_| download_embeddings_json(state)
-                            disabled=move || state.model.get().is_none()>"Export embeddings (JSON)"</button>
                     </div>
                 </div>
             </div>

@@ -1,36 +1,42 @@
-//! Export of embeddings, created in the page and saved by the browser: nothing is uploaded.
+//! Exports of embeddings: the worker makes the file, the page saves it. Nothing is uploaded.
 
-use leptos::prelude::*;
+use siglens_protocol::{ExportFormat, Output, Request};
 use wasm_bindgen::JsCast;
 
+use super::client::Reply;
 use super::state::AppState;
 
-/// Saves `{"model": ..., "images": [{"image", "embedding"}]}` (L2-normalised, full f32
-/// precision), the shape of the CLI's `embed --json` images part.
-pub fn download_embeddings_json(state: AppState) {
-    let model = state
-        .model
-        .get_untracked()
-        .map(|m| m.key)
-        .unwrap_or_default();
-    let images: Vec<serde_json::Value> = state
+/// Every embedded image, in gallery order.
+pub fn export_embeddings(state: AppState, format: ExportFormat) {
+    let (names, embeddings): (Vec<String>, Vec<Vec<f32>>) = state
         .embedded()
         .into_iter()
-        .map(|(_, name, e)| serde_json::json!({ "image": name, "embedding": e }))
-        .collect();
-    let doc = serde_json::json!({ "model": model, "images": images });
-    save(
-        "siglens-embeddings.json",
-        "application/json",
-        &doc.to_string(),
+        .map(|(_, name, e)| (name, e))
+        .unzip();
+    state.request(
+        Request::Export {
+            format,
+            names,
+            embeddings,
+        },
+        Vec::new(),
+        move |r| match r {
+            Reply::Done(Output::File {
+                filename,
+                mime,
+                bytes,
+            }) => save(&filename, &mime, &bytes),
+            Reply::Failed(e) => state.notice(format!("export failed: {e}")),
+            _ => {}
+        },
     );
 }
 
-fn save(filename: &str, mime: &str, text: &str) {
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+fn save(filename: &str, mime: &str, bytes: &[u8]) {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type(mime);
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts) else {
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts) else {
         return;
     };
     let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {

@@ -5,9 +5,11 @@
 
 mod classify;
 mod client;
+mod embeddings;
 mod export;
 mod images;
 mod model_panel;
+mod search;
 mod state;
 
 use leptos::prelude::*;
@@ -34,6 +36,9 @@ fn App() -> impl IntoView {
             <model_panel::ModelPanel state=state />
             <images::ImagePanel state=state />
             <classify::ClassifyPanel state=state />
+            <search::SearchPanel state=state />
+            <search::SimilarPanel state=state />
+            <embeddings::EmbeddingsPanel state=state />
         </main>
     }
 }

@@ -206,6 +206,68 @@ try {
     assert(worstE <= 1e-5, `embeddings differ from the CLI by ${worstE}`);
   });
 
+  await check('search, similar images and CSV/NPY exports match the native CLI', async () => {
+    const query = 'a cat on a sofa';
+    await page.fill('#search-query', query);
+    await page.click('#search');
+    await page.waitForSelector('#search-results li');
+    const native = cli(['similarity', '--model', modelFile, '--text', query,
+      ...IMAGES.flatMap((f) => ['--image', join(fixtures, f)])]);
+    const hits = await page.locator('#search-results li').evaluateAll((ls) =>
+      ls.map((l) => [l.dataset.name, Number(l.dataset.score)]));
+    assert(hits.length === IMAGES.length, `search found ${hits.length}`);
+    for (let i = 1; i < hits.length; i++) assert(hits[i - 1][1] >= hits[i][1], 'search not sorted');
+    let worst = 0;
+    native.images.forEach((img, i) => {
+      const hit = hits.find(([n]) => n === img.split('/').pop());
+      worst = Math.max(worst, Math.abs(hit[1] - native.probs[i][0]));
+    });
+    console.log(`     search: max |browser - native| = ${worst.toExponential(2)}`);
+    assert(worst <= 1e-5, `search scores differ from the CLI by ${worst}`);
+
+    const emb = cli(['embed', '--model', modelFile, ...IMAGES.flatMap((f) => ['--image', join(fixtures, f)])]).images;
+    const dot = (a, b) => a.reduce((s, v, i) => s + v * b[i], 0);
+    const target = 'chelsea.png';
+    const value = await page.locator('#similar-to option', { hasText: target }).getAttribute('value');
+    await page.selectOption('#similar-to', value);
+    await page.waitForSelector('#similar-results li');
+    const sim = await page.locator('#similar-results li').evaluateAll((ls) =>
+      ls.map((l) => [l.dataset.name, Number(l.dataset.score)]));
+    assert(sim.length === IMAGES.length - 1 && !sim.some(([n]) => n === target), 'similar lists the others');
+    const q = emb.find((e) => e.image.endsWith(target)).embedding;
+    let worstSim = 0;
+    for (const [name, score] of sim) {
+      const e = emb.find((x) => x.image.endsWith(`/${name}`)).embedding;
+      worstSim = Math.max(worstSim, Math.abs(score - dot(q, e)));
+    }
+    assert(worstSim <= 1e-5, `similar cosines differ from the CLI embeddings by ${worstSim}`);
+
+    const [csvDl] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const csv = readFileSync(await csvDl.path(), 'utf8').trim().split('\n');
+    assert(csv[0].startsWith('name,d0,d1') && csv.length === IMAGES.length + 1, `csv: ${csv[0]} (${csv.length} lines)`);
+    const [npyDl] = await Promise.all([page.waitForEvent('download'), page.click('#export-npy')]);
+    const npy = readFileSync(await npyDl.path());
+    const hlen = npy.readUInt16LE(8);
+    const header = npy.subarray(10, 10 + hlen).toString();
+    const dim = emb[0].embedding.length;
+    assert(header.includes(`'shape': (${IMAGES.length}, ${dim})`), `npy header: ${header}`);
+    let worstNpy = 0;
+    csv.slice(1).forEach((line, r) => {
+      const name = line.split(',')[0];
+      const e = emb.find((x) => x.image.endsWith(`/${name}`)).embedding;
+      for (let j = 0; j < dim; j++) {
+        const v = npy.readFloatLE(10 + hlen + 4 * (r * dim + j));
+        worstNpy = Math.max(worstNpy, Math.abs(v - e[j]), Math.abs(Number(line.split(',')[j + 1]) - e[j]));
+      }
+    });
+    assert(worstNpy <= 1e-5, `exports differ from the CLI embeddings by ${worstNpy}`);
+
+    // The first dimensions as bars (the notebook shows 10).
+    await page.selectOption('#emb-image', value);
+    const bars = await page.locator('figure.dims g[data-dim]').count();
+    assert(bars === 10, `expected 10 dimension bars, got ${bars}`);
+  });
+
   await check('warm start: no network at all (model server off)', async () => {
     await openApp();
     await modelsOn(false);

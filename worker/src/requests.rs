@@ -5,9 +5,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use siglens_engine::{Siglip, TextOptions};
+use siglens_engine::{export as files, scores, Siglip, TextOptions};
 use siglens_protocol::{
-    ErrorKind, Event, ItemResult, Output, Progress, Request, RequestId, TextSettings, WorkerError,
+    ErrorKind, Event, ExportFormat, ItemResult, Output, Progress, Request, RequestId, TextSettings,
+    WorkerError,
 };
 
 use crate::cache::{storage_estimate, ModelCache};
@@ -97,6 +98,21 @@ async fn handle(
                 probs: s.probs,
             })
         }
+        Request::Cosine { queries, items } => {
+            let model = current_model()?;
+            check_dims(&model, &queries)?;
+            check_dims(&model, &items)?;
+            let values = queries
+                .iter()
+                .map(|q| items.iter().map(|i| scores::cosine(q, i)).collect())
+                .collect();
+            Ok(Output::Cosine { values })
+        }
+        Request::Export {
+            format,
+            names,
+            embeddings,
+        } => export(format, names, embeddings),
         Request::ListCache => {
             let cache = ModelCache::open().await?;
             let models = cache.list().await?.iter().map(Into::into).collect();
@@ -199,4 +215,44 @@ async fn embed_texts(
         out.extend(embs);
     }
     Ok(out)
+}
+
+fn export(
+    format: ExportFormat,
+    names: Vec<String>,
+    embeddings: Vec<Vec<f32>>,
+) -> Result<Output, WorkerError> {
+    if names.len() != embeddings.len() {
+        return Err(WorkerError::new(
+            ErrorKind::Protocol,
+            format!("{} names for {} embeddings", names.len(), embeddings.len()),
+        ));
+    }
+    let (ext, mime, bytes) = match format {
+        ExportFormat::Json => {
+            // The shape of the CLI's `embed --json` images part.
+            let images: Vec<serde_json::Value> = names
+                .iter()
+                .zip(&embeddings)
+                .map(|(n, e)| serde_json::json!({ "image": n, "embedding": e }))
+                .collect();
+            let doc = serde_json::json!({ "images": images });
+            ("json", "application/json", doc.to_string().into_bytes())
+        }
+        ExportFormat::Csv => (
+            "csv",
+            "text/csv",
+            files::to_csv(&names, &embeddings).into_bytes(),
+        ),
+        ExportFormat::Npy => (
+            "npy",
+            "application/octet-stream",
+            files::to_npy(&embeddings),
+        ),
+    };
+    Ok(Output::File {
+        filename: format!("siglens-embeddings.{ext}"),
+        mime: mime.into(),
+        bytes,
+    })
 }

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;

@@ -115,6 +115,17 @@ pub enum Request {
         image_embeddings: Vec<Vec<f32>>,
         text_embeddings: Vec<Vec<f32>>,
     },
+    /// Cosine similarity of each query with each item (rows = queries): similar images.
+    Cosine {
+        queries: Vec<Vec<f32>>,
+        items: Vec<Vec<f32>>,
+    },
+    /// Embeddings as a file (made in the worker, saved by the page: nothing is uploaded).
+    Export {
+        format: ExportFormat,
+        names: Vec<String>,
+        embeddings: Vec<Vec<f32>>,
+    },
     /// Stops a running request at its next item; it then fails with [`ErrorKind::Cancelled`].
     Cancel {
         target: RequestId,
@@ -123,6 +134,17 @@ pub enum Request {
     DeleteCache {
         key: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// `{"images": [{"image", "embedding"}]}`, as the CLI's `embed --json`.
+    Json,
+    /// `name,d0,d1,...`.
+    Csv,
+    /// NumPy float32 `(n, d)`, rows in the order given.
+    Npy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,6 +279,15 @@ pub enum Output {
         /// From `navigator.storage.estimate()`, when the browser tells.
         usage: Option<f64>,
         quota: Option<f64>,
+    },
+    Cosine {
+        values: Vec<Vec<f32>>,
+    },
+    File {
+        filename: String,
+        mime: String,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
     },
     Deleted,
     Cancelled,

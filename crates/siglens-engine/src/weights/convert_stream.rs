@@ -347,8 +347,8 @@ fn convert_rows(t: &Planned, raw: &[u8], rows: usize, out: &mut Vec<u8>) -> Resu
             }
         }
         g => {
-            let q = QTensor::quantize(&f, g)
-                .map_err(|e| bad(format!("quantizing {}: {e}", t.name)))?;
+            let q =
+                QTensor::quantize(&f, g).map_err(|e| bad(format!("quantizing {}: {e}", t.name)))?;
             out.extend_from_slice(&q.data()?);
         }
     }

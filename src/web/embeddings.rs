@@ -1,0 +1,128 @@
+//! Looking at embeddings (the first N dimensions as bars, as the notebook shows) and
+//! exporting them all as JSON, CSV or NPY.
+
+use leptos::prelude::*;
+use siglens_protocol::{ExportFormat, Output, Request, TextSettings};
+
+use super::client::Reply;
+use super::export::export_embeddings;
+use super::state::AppState;
+
+#[derive(Clone, Debug, PartialEq)]
+struct Shown {
+    title: String,
+    values: Vec<f32>,
+}
+
+/// Bars around a zero line, scaled to the largest magnitude shown.
+#[component]
+fn DimBars(shown: Shown, n: usize) -> impl IntoView {
+    let vals: Vec<f32> = shown.values.iter().copied().take(n).collect();
+    let max = vals.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    let w = 24usize;
+    let h = 120.0f32;
+    let norm: f32 = shown.values.iter().map(|v| v * v).sum::<f32>().sqrt();
+    view! {
+        <figure class="dims" data-title=shown.title.clone() data-norm=norm.to_string()>
+            <figcaption>{format!("{} — first {} of {} dimensions (L2 norm {:.4})", shown.title, vals.len(), shown.values.len(), norm)}</figcaption>
+            <svg role="img" aria-label=format!("first {} dimensions of {}", vals.len(), shown.title)
+                viewBox=format!("0 0 {} {}", w * vals.len().max(1), h + 14.0) width="100%">
+                <line x1="0" x2=(w * vals.len()).to_string() y1=(h / 2.0).to_string() y2=(h / 2.0).to_string() class="axis" />
+                {vals.iter().enumerate().map(|(i, &v)| {
+                    let bh = (v.abs() / max) * (h / 2.0 - 4.0);
+                    let y = if v >= 0.0 { h / 2.0 - bh } else { h / 2.0 };
+                    let cls = if v >= 0.0 { "pos" } else { "neg" };
+                    view! {
+                        <g data-dim=i.to_string() data-value=v.to_string()>
+                            <rect x=(i * w + 3).to_string() y=y.to_string() width=(w - 6).to_string() height=bh.to_string()
+                                class=cls>
+                                <title>{format!("d{i} = {v:.5}")}</title>
+                            </rect>
+                            <text x=(i * w + w / 2).to_string() y=(h + 12.0).to_string() text-anchor="middle">{i.to_string()}</text>
+                        </g>
+                    }
+                }).collect_view()}
+            </svg>
+        </figure>
+    }
+}
+
+#[component]
+pub fn EmbeddingsPanel(state: AppState) -> impl IntoView {
+    let n = RwSignal::new(10usize);
+    let shown = RwSignal::new(None::<Shown>);
+    let text = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+
+    let show_text = move || {
+        let t = text.get_untracked();
+        if t.trim().is_empty() {
+            return;
+        }
+        let settings = TextSettings {
+            template: None,
+            lowercase: true,
+        };
+        state.request(
+            Request::EmbedTexts {
+                texts: vec![t.clone()],
+                settings,
+            },
+            Vec::new(),
+            move |r| match r {
+                Reply::Done(Output::Texts { mut embeddings }) => shown.set(Some(Shown {
+                    title: format!("text \"{t}\""),
+                    values: embeddings.remove(0),
+                })),
+                Reply::Failed(e) => error.set(Some(e.message)),
+                _ => {}
+            },
+        );
+    };
+
+    view! {
+        <section class="panel" aria-labelledby="emb-h">
+            <h2 id="emb-h">"Embeddings"</h2>
+            <div class="grid2">
+                <label>
+                    "Show an image's embedding"
+                    <select id="emb-image" on:change=move |ev| {
+                        let id: Option<u32> = event_target_value(&ev).parse().ok();
+                        if let Some((_, name, e)) = id.and_then(|id| state.embedded().into_iter().find(|x| x.0 == id)) {
+                            shown.set(Some(Shown { title: name, values: e }));
+                        }
+                    }>
+                        <option value="">"choose an image"</option>
+                        {move || state.embedded().into_iter().map(|(id, name, _)| view! {
+                            <option value=id.to_string()>{name}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <form on:submit=move |ev| { ev.prevent_default(); show_text(); }>
+                    <label for="emb-text">"…or a text's"</label>
+                    <div class="row">
+                        <input id="emb-text" type="text" prop:value=move || text.get()
+                            on:input=move |ev| text.set(event_target_value(&ev)) />
+                        <button type="submit" disabled=move || state.model.get().is_none()>"Embed"</button>
+                    </div>
+                </form>
+            </div>
+            <label>
+                {move || format!("Dimensions shown: {}", n.get())}
+                <input id="emb-n" type="range" min="2" max="64" step="1" prop:value=move || n.get().to_string()
+                    on:input=move |ev| n.set(event_target_value(&ev).parse().unwrap_or(10)) />
+            </label>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {move || shown.get().map(|s| view! { <DimBars shown=s n=n.get() /> })}
+            <div class="row">
+                <span>"Export every image embedding (L2-normalised, gallery order):"</span>
+                <button id="export-json" on:click=move |_| export_embeddings(state, ExportFormat::Json)
+                    disabled=move || state.model.get().is_none()>"JSON"</button>
+                <button id="export-csv" on:click=move |_| export_embeddings(state, ExportFormat::Csv)
+                    disabled=move || state.model.get().is_none()>"CSV"</button>
+                <button id="export-npy" on:click=move |_| export_embeddings(state, ExportFormat::Npy)
+                    disabled=move || state.model.get().is_none()>"NPY"</button>
+            </div>
+        </section>
+    }
+}
