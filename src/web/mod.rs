@@ -5,6 +5,7 @@
 
 mod classify;
 mod client;
+mod clusters;
 mod embeddings;
 mod export;
 mod images;
@@ -38,6 +39,7 @@ fn App() -> impl IntoView {
             <classify::ClassifyPanel state=state />
             <search::SearchPanel state=state />
             <search::SimilarPanel state=state />
+            <clusters::ClustersPanel state=state />
             <embeddings::EmbeddingsPanel state=state />
         </main>
     }

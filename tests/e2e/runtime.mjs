@@ -262,6 +262,18 @@ try {
     });
     assert(worstNpy <= 1e-5, `exports differ from the CLI embeddings by ${worstNpy}`);
 
+    // K-means in the worker: suggested k, then a chosen k; every image in one cluster.
+    await page.click('#cluster');
+    await page.waitForSelector('#cluster-summary');
+    const suggested = Number(await page.locator('#cluster-summary').getAttribute('data-suggested'));
+    assert(suggested >= 2 && suggested <= IMAGES.length - 1, `suggested k ${suggested}`);
+    await page.fill('#cluster-k', '2');
+    await page.click('#cluster');
+    await page.waitForSelector('#cluster-summary[data-k="2"]');
+    const sizes = await page.locator('#clusters figure.cluster').evaluateAll((fs) => fs.map((f) => Number(f.dataset.size)));
+    assert(sizes.length === 2 && sizes.reduce((a, b) => a + b, 0) === IMAGES.length && sizes.every((n) => n > 0),
+      `cluster sizes ${sizes}`);
+
     // The first dimensions as bars (the notebook shows 10).
     await page.selectOption('#emb-image', value);
     const bars = await page.locator('figure.dims g[data-dim]').count();

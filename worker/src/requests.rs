@@ -20,6 +20,9 @@ thread_local! {
 
 /// Texts per forward pass of the text tower.
 const TEXT_BATCH: usize = 8;
+/// Largest k tried when suggesting one, and the seed that makes clusterings repeatable.
+const MAX_SUGGESTED_K: usize = 10;
+const CLUSTER_SEED: u64 = 0;
 
 fn current_model() -> Result<Rc<Siglip>, WorkerError> {
     MODEL.with(|m| m.borrow().clone()).ok_or_else(|| {
@@ -107,6 +110,28 @@ async fn handle(
                 .map(|q| items.iter().map(|i| scores::cosine(q, i)).collect())
                 .collect();
             Ok(Output::Cosine { values })
+        }
+        Request::Cluster { embeddings, k } => {
+            let model = current_model()?;
+            check_dims(&model, &embeddings)?;
+            if embeddings.len() < 2 {
+                return Err(WorkerError::new(
+                    ErrorKind::BadInput,
+                    "clustering needs at least 2 embedded images",
+                ));
+            }
+            yield_now().await;
+            let (suggested_k, silhouette_by_k) =
+                siglens_analysis::suggest_k(&embeddings, MAX_SUGGESTED_K, CLUSTER_SEED);
+            check_cancelled(id)?;
+            let k = k.unwrap_or(suggested_k).clamp(1, embeddings.len());
+            let labels = siglens_analysis::kmeans(&embeddings, k, 10, CLUSTER_SEED).labels;
+            Ok(Output::Clusters {
+                k,
+                labels,
+                suggested_k,
+                silhouette_by_k,
+            })
         }
         Request::Export {
             format,

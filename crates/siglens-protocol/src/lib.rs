@@ -120,6 +120,11 @@ pub enum Request {
         queries: Vec<Vec<f32>>,
         items: Vec<Vec<f32>>,
     },
+    /// K-means over the embeddings; `k: None` uses the suggested k (best silhouette).
+    Cluster {
+        embeddings: Vec<Vec<f32>>,
+        k: Option<usize>,
+    },
     /// Embeddings as a file (made in the worker, saved by the page: nothing is uploaded).
     Export {
         format: ExportFormat,
@@ -282,6 +287,14 @@ pub enum Output {
     },
     Cosine {
         values: Vec<Vec<f32>>,
+    },
+    Clusters {
+        k: usize,
+        /// Cluster of each embedding, numbered by first appearance.
+        labels: Vec<usize>,
+        suggested_k: usize,
+        /// `(k, mean silhouette)` for every k tried.
+        silhouette_by_k: Vec<(usize, f64)>,
     },
     File {
         filename: String,
