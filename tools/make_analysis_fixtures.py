@@ -1,6 +1,7 @@
-"""Reference K-means and silhouette results from scikit-learn for siglens-analysis's tests.
+"""Reference results for siglens-analysis's tests: K-means and silhouette from scikit-learn,
+the fuzzy graph and layout quality from umap-learn.
 
-Writes crates/siglens-analysis/tests/fixtures/kmeans.json. Run with the fixture venv
+Writes crates/siglens-analysis/tests/fixtures/{kmeans,umap}.json. Run with the fixture venv
 (tools/requirements-fixtures.txt):  python tools/make_analysis_fixtures.py
 """
 import json
@@ -51,5 +52,35 @@ def main():
     print(f"wrote {OUT}")
 
 
+UMAP_OUT = OUT.parent / "umap.json"
+
+
+def umap_fixture():
+    """umap-learn's fuzzy graph (exact kNN below 4096 points) and its layouts' trustworthiness."""
+    import umap
+    from sklearn.manifold import trustworthiness
+    from umap.umap_ import fuzzy_simplicial_set
+
+    x, y = make_blobs(n_samples=150, centers=5, n_features=32, cluster_std=3.0, random_state=3)
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    graph = fuzzy_simplicial_set(x, 15, np.random.RandomState(0), "euclidean")[0].tocoo()
+    layouts = {}
+    for init in ("pca", "spectral"):
+        emb = umap.UMAP(n_neighbors=15, min_dist=0.1, init=init, random_state=0).fit_transform(x)
+        layouts[init] = {
+            "embedding": emb.tolist(),
+            "trustworthiness": float(trustworthiness(x, emb, n_neighbors=10)),
+        }
+    UMAP_OUT.write_text(json.dumps({
+        "umap_learn": umap.__version__,
+        "points": x.tolist(),
+        "blob": y.tolist(),
+        "graph": [[int(i), int(j), float(v)] for i, j, v in zip(graph.row, graph.col, graph.data)],
+        "layouts": layouts,
+    }))
+    print(f"wrote {UMAP_OUT}")
+
+
 if __name__ == "__main__":
     main()
+    umap_fixture()

@@ -35,6 +35,7 @@ pub fn ClustersPanel(state: AppState) -> impl IntoView {
             .filter(|&k| k > 0);
         error.set(None);
         running.set(true);
+        let ids: Vec<u32> = embedded.iter().map(|x| x.0).collect();
         let meta: Vec<(String, String)> = embedded
             .iter()
             .map(|(id, name, _)| {
@@ -58,6 +59,9 @@ pub fn ClustersPanel(state: AppState) -> impl IntoView {
                     silhouette_by_k,
                 }) => {
                     running.set(false);
+                    state
+                        .cluster_of
+                        .set(ids.iter().copied().zip(labels.iter().copied()).collect());
                     let mut groups = vec![Vec::new(); k];
                     for (m, &l) in meta.iter().zip(&labels) {
                         groups[l].push(m.clone());

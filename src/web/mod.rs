@@ -9,6 +9,7 @@ mod clusters;
 mod embeddings;
 mod export;
 mod images;
+mod map;
 mod model_panel;
 mod search;
 mod state;
@@ -40,6 +41,7 @@ fn App() -> impl IntoView {
             <search::SearchPanel state=state />
             <search::SimilarPanel state=state />
             <clusters::ClustersPanel state=state />
+            <map::MapPanel state=state />
             <embeddings::EmbeddingsPanel state=state />
         </main>
     }

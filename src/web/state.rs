@@ -45,6 +45,8 @@ pub struct AppState {
     pub files: StoredValue<HashMap<u32, File>, LocalStorage>,
     next_image_id: StoredValue<u32>,
     pub busy: RwSignal<Option<Busy>>,
+    /// Cluster of each image id from the last clustering (colours the map).
+    pub cluster_of: RwSignal<HashMap<u32, usize>>,
     /// Cancel pressed before the worker request was sent (files still being read).
     cancel_pending: StoredValue<bool>,
 }
@@ -69,6 +71,7 @@ impl AppState {
             files: StoredValue::new_local(HashMap::new()),
             next_image_id: StoredValue::new(1),
             busy: RwSignal::new(None),
+            cluster_of: RwSignal::new(HashMap::new()),
             cancel_pending: StoredValue::new(false),
         }
     }

@@ -274,6 +274,16 @@ try {
     assert(sizes.length === 2 && sizes.reduce((a, b) => a + b, 0) === IMAGES.length && sizes.every((n) => n > 0),
       `cluster sizes ${sizes}`);
 
+    // The UMAP map: one thumbnail per image, inside the square, framed by cluster colour.
+    await page.click('#make-map');
+    await page.waitForSelector('#map g.map-point');
+    const pts = await page.locator('#map g.map-point').evaluateAll((gs) => gs.map((g) => ({
+      x: Number(g.dataset.x), y: Number(g.dataset.y), fill: g.querySelector('rect').getAttribute('fill'),
+    })));
+    assert(pts.length === IMAGES.length, `map has ${pts.length} points`);
+    assert(pts.every((p) => p.x >= 0 && p.x <= 1000 && p.y >= 0 && p.y <= 1000), 'map points out of range');
+    assert(new Set(pts.map((p) => p.fill)).size === 2, 'map frames should show the 2 clusters');
+
     // The first dimensions as bars (the notebook shows 10).
     await page.selectOption('#emb-image', value);
     const bars = await page.locator('figure.dims g[data-dim]').count();

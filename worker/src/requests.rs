@@ -133,6 +133,19 @@ async fn handle(
                 silhouette_by_k,
             })
         }
+        Request::Map { embeddings } => {
+            let model = current_model()?;
+            check_dims(&model, &embeddings)?;
+            yield_now().await;
+            let coords = siglens_analysis::umap_2d(
+                &embeddings,
+                &siglens_analysis::UmapParams {
+                    seed: CLUSTER_SEED,
+                    ..Default::default()
+                },
+            );
+            Ok(Output::Map { coords })
+        }
         Request::Export {
             format,
             names,

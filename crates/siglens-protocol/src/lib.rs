@@ -125,6 +125,10 @@ pub enum Request {
         embeddings: Vec<Vec<f32>>,
         k: Option<usize>,
     },
+    /// A 2-D UMAP layout of the embeddings (one point each, in order).
+    Map {
+        embeddings: Vec<Vec<f32>>,
+    },
     /// Embeddings as a file (made in the worker, saved by the page: nothing is uploaded).
     Export {
         format: ExportFormat,
@@ -295,6 +299,9 @@ pub enum Output {
         suggested_k: usize,
         /// `(k, mean silhouette)` for every k tried.
         silhouette_by_k: Vec<(usize, f64)>,
+    },
+    Map {
+        coords: Vec<[f32; 2]>,
     },
     File {
         filename: String,
