@@ -25,6 +25,19 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
         dragging.set(false);
         state.add_files(files_of(ev.data_transfer().and_then(|d| d.files())));
     };
+    // Images pasted anywhere on the page (e.g. a screenshot) join the gallery.
+    let paste = window_event_listener(leptos::ev::paste, move |ev: web_sys::ClipboardEvent| {
+        let files = files_of(ev.clipboard_data().and_then(|d| d.files()));
+        let images: Vec<File> = files
+            .into_iter()
+            .filter(|f| f.type_().starts_with("image/"))
+            .collect();
+        if !images.is_empty() {
+            ev.prevent_default();
+            state.add_files(images);
+        }
+    });
+    on_cleanup(move || paste.remove());
     let counts = move || {
         let v = state.images.get();
         let done = v
@@ -44,11 +57,12 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
                 on:dragover=move |ev: DragEvent| { ev.prevent_default(); dragging.set(true); }
                 on:dragleave=move |_| dragging.set(false)
                 on:drop=on_drop>
-                <p>"Drop images here, or"</p>
+                <p>"Drop or paste images here, or"</p>
                 <label class="button">
                     "choose files"
                     <input id="image-input" type="file" accept="image/*" multiple class="visually-hidden" on:change=on_pick />
                 </label>
+                <super::camera::Camera state=state />
                 <label class="button">
                     "choose a folder"
                     <input id="folder-input" type="file" multiple prop:webkitdirectory=true class="visually-hidden" on:change=on_pick />

@@ -3,6 +3,7 @@
 //! [`client::WorkerClient`]. Components take the shared [`AppState`] (all signals, so it
 //! is `Copy`) and keep their own small state.
 
+mod camera;
 mod classify;
 mod client;
 mod clusters;

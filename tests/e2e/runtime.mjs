@@ -44,7 +44,9 @@ const context = await chromium.launchPersistentContext(profile, {
   headless: true,
   acceptDownloads: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
+    '--disable-component-update', '--disable-sync', '--no-first-run',
+    // A synthetic camera, allowed without a prompt, for the snapshot test.
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
 });
 const page = context.pages()[0] ?? (await context.newPage());
 const problems = [];
@@ -393,6 +395,28 @@ try {
     const leftovers = [...keys.manifests, ...keys.chunks].filter((k) => /hf-truncated/.test(k));
     assert(leftovers.length === 0, `truncated safetensors left cache entries: ${leftovers}`);
     await page.check('#source-gguf');
+  });
+
+  await check('a camera snapshot and a pasted image join the gallery and are embedded', async () => {
+    await openApp();
+    await loadModel(`models/${MODEL}`);
+    await page.click('#camera-open');
+    await page.waitForFunction(() => document.querySelector('.camera-view video')?.videoWidth > 0, null, { timeout: 15_000 });
+    await page.click('#camera-snap');
+    await page.waitForSelector('#gallery li[data-name="camera-1.png"][data-state="embedded"]', { timeout: 30_000 });
+    await page.click('#camera-close');
+    // A paste event carrying an image file, as a screenshot paste does.
+    await page.evaluate(async () => {
+      const c = document.createElement('canvas');
+      c.width = 64; c.height = 48;
+      const g = c.getContext('2d');
+      g.fillStyle = '#c33'; g.fillRect(0, 0, 64, 48);
+      const blob = await new Promise((r) => c.toBlob(r, 'image/png'));
+      const dt = new DataTransfer();
+      dt.items.add(new File([blob], 'pasted.png', { type: 'image/png' }));
+      document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
+    });
+    await page.waitForSelector('#gallery li[data-name="pasted.png"][data-state="embedded"]', { timeout: 30_000 });
   });
 
   await check('cancel stops a long batch; finished results are kept', async () => {
