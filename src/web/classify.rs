@@ -36,6 +36,7 @@ fn cell_style(p: f32) -> String {
 #[component]
 pub fn ClassifyPanel(state: AppState) -> impl IntoView {
     let labels = RwSignal::new(DEFAULT_LABELS.to_string());
+    let new_label = RwSignal::new(String::new());
     let template = RwSignal::new(TextSettings::default().template.unwrap_or_default());
     let lowercase = RwSignal::new(true);
     let threshold = RwSignal::new(0.5f32);
@@ -91,11 +92,43 @@ pub fn ClassifyPanel(state: AppState) -> impl IntoView {
         <section class="panel" aria-labelledby="classify-h">
             <h2 id="classify-h">"Classify"</h2>
             <div class="grid2">
-                <label>
-                    "Labels, one per line"
-                    <textarea id="labels" rows="6" prop:value=move || labels.get()
-                        on:input=move |ev| labels.set(event_target_value(&ev))></textarea>
-                </label>
+                <div>
+                    <label>
+                        "Labels, one per line (paste a list here)"
+                        <textarea id="labels" rows="6" prop:value=move || labels.get()
+                            on:input=move |ev| labels.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <form class="row" on:submit=move |ev| {
+                        ev.prevent_default();
+                        let l = new_label.get_untracked().trim().to_string();
+                        if !l.is_empty() {
+                            labels.update(|t| {
+                                if !t.is_empty() && !t.ends_with('\n') { t.push('\n'); }
+                                t.push_str(&l);
+                            });
+                            new_label.set(String::new());
+                        }
+                    }>
+                        <label for="new-label" class="visually-hidden">"New label"</label>
+                        <input id="new-label" type="text" placeholder="add a label"
+                            prop:value=move || new_label.get() on:input=move |ev| new_label.set(event_target_value(&ev)) />
+                        <button id="add-label" type="submit">"Add"</button>
+                    </form>
+                    <ul id="label-chips" class="chips" aria-label="labels">
+                        {move || parse_labels(&labels.get()).into_iter().enumerate().map(|(i, l)| view! {
+                            <li>
+                                <span>{l.clone()}</span>
+                                <button type="button" aria-label=format!("remove label {l}") on:click=move |_| {
+                                    labels.update(|t| {
+                                        let mut v = parse_labels(t);
+                                        if i < v.len() { v.remove(i); }
+                                        *t = v.join("\n");
+                                    })
+                                }>"×"</button>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </div>
                 <div>
                     <label>
                         "Prompt template (" <code>"{}"</code> " is the label)"

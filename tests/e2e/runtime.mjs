@@ -286,6 +286,14 @@ try {
     assert(pts.every((p) => p.x >= 0 && p.x <= 1000 && p.y >= 0 && p.y <= 1000), 'map points out of range');
     assert(new Set(pts.map((p) => p.fill)).size === 2, 'map frames should show the 2 clusters');
 
+    // Label editor: add one, remove one; the textarea follows.
+    await page.fill('#labels', 'cat\ndog');
+    await page.fill('#new-label', 'bird');
+    await page.click('#add-label');
+    assert(await page.inputValue('#labels') === 'cat\ndog\nbird', 'add label');
+    await page.click('#label-chips button[aria-label="remove label dog"]');
+    assert(await page.inputValue('#labels') === 'cat\nbird', `remove label: ${await page.inputValue('#labels')}`);
+
     // The first dimensions as bars (the notebook shows 10).
     await page.selectOption('#emb-image', value);
     const bars = await page.locator('figure.dims g[data-dim]').count();
