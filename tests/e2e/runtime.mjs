@@ -298,6 +298,11 @@ try {
     await page.selectOption('#emb-image', value);
     const bars = await page.locator('figure.dims g[data-dim]').count();
     assert(bars === 10, `expected 10 dimension bars, got ${bars}`);
+
+    // A screenshot of every view, kept as test artifacts.
+    for (const h of ['model-h', 'images-h', 'classify-h', 'search-h', 'similar-h', 'clusters-h', 'map-h', 'emb-h']) {
+      await page.locator(`section[aria-labelledby="${h}"]`).screenshot({ path: join(artifacts, `view-${h.replace('-h', '')}.png`) });
+    }
   });
 
   await check('warm start: no network at all (model server off)', async () => {
@@ -405,7 +410,7 @@ try {
     await page.check('#source-gguf');
   });
 
-  await check('a camera snapshot and a pasted image join the gallery and are embedded', async () => {
+  await check('a camera snapshot, a pasted and a dropped image join the gallery and are embedded', async () => {
     await openApp();
     await loadModel(`models/${MODEL}`);
     await page.click('#camera-open');
@@ -425,6 +430,15 @@ try {
       document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
     });
     await page.waitForSelector('#gallery li[data-name="pasted.png"][data-state="embedded"]', { timeout: 30_000 });
+    // Drag and drop onto the drop zone.
+    const png = readFileSync(join(fixtures, 'coffee.png')).toString('base64');
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'dropped coffee.png', { type: 'image/png' }));
+      document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, png);
+    await page.waitForSelector('#gallery li[data-name="dropped coffee.png"][data-state="embedded"]', { timeout: 30_000 });
   });
 
   await check('cancel stops a long batch; finished results are kept', async () => {
