@@ -79,7 +79,7 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
                 <p class="muted">"Images wait here until a model is loaded."</p>
             </Show>
             <ul id="gallery" class="gallery">
-                <For each=move || state.images.get() key=|x| (x.id, format!("{:?}", std::mem::discriminant(&x.state))) let:item>
+                <For each=move || state.images.get() key=|x| (x.id, format!("{:?}", std::mem::discriminant(&x.state)), x.url.is_empty()) let:item>
                     {
                         let id = item.id;
                         let (status, class) = match &item.state {
@@ -90,7 +90,7 @@ pub fn ImagePanel(state: AppState) -> impl IntoView {
                         };
                         view! {
                             <li class=format!("thumb {class}") data-name=item.name.clone() data-state=class>
-                                {if class == "failed" {
+                                {if class == "failed" || item.url.is_empty() {
                                     view! { <div class="noimg" aria-hidden="true">"?"</div> }.into_any()
                                 } else {
                                     view! { <img src=item.url.clone() alt=item.name.clone() loading="lazy" /> }.into_any()

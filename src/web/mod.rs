@@ -14,6 +14,7 @@ mod map;
 mod model_panel;
 mod search;
 mod state;
+mod thumbnail;
 
 use leptos::prelude::*;
 

@@ -22,7 +22,8 @@ pub enum ImageState {
 pub struct ImageItem {
     pub id: u32,
     pub name: String,
-    /// Object URL of the file, for the thumbnail.
+    /// Object URL of a small PNG thumbnail; empty until made (or if the browser cannot
+    /// decode the file).
     pub url: String,
     pub state: ImageState,
 }
@@ -109,8 +110,25 @@ impl AppState {
         for file in files {
             let id = self.next_image_id.get_value();
             self.next_image_id.set_value(id + 1);
-            let url = web_sys::Url::create_object_url_with_blob(&file).unwrap_or_default();
             let name = file.name();
+            // The thumbnail arrives a moment later (empty until then).
+            let me = *self;
+            let f = file.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(url) = super::thumbnail::thumbnail_url(&f).await {
+                    let mut stale = Some(url);
+                    me.images.update(|v| {
+                        if let Some(x) = v.iter_mut().find(|x| x.id == id) {
+                            x.url = stale.take().unwrap_or_default();
+                        }
+                    });
+                    // The image was removed meanwhile.
+                    if let Some(u) = stale {
+                        let _ = web_sys::Url::revoke_object_url(&u);
+                    }
+                }
+            });
+            let url = String::new();
             self.files.update_value(|m| {
                 m.insert(id, file);
             });

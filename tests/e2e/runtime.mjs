@@ -175,6 +175,13 @@ try {
     assert(/cannot identify image file/.test(msg), `unclear error: ${msg}`);
     assert(await page.locator('#gallery li[data-state="embedded"]').count() === IMAGES.length,
       'every good image must be embedded');
+    // Thumbnails are small copies made by the browser, not the original files.
+    await page.waitForFunction((n) => {
+      const imgs = [...document.querySelectorAll('#gallery li[data-state="embedded"] img')];
+      return imgs.length === n && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    }, IMAGES.length, { timeout: 30_000 });
+    const widths = await page.locator('#gallery img').evaluateAll((is) => is.map((i) => i.naturalWidth));
+    assert(widths.every((w) => w <= 256), `thumbnails too large: ${widths}`);
 
     await page.fill('#labels', LABELS.join('\n'));
     await page.click('#classify');
@@ -375,7 +382,8 @@ try {
 
   await check('a Hugging Face repo is quantized while streaming, equals `siglens quantize`, and is cached', async () => {
     await openApp();
-    const hf = { endpoint: `${base}hf`, repo: 'siglens-test/tiny48', dtype: 'q8_0' };
+    // Served slowly, so the quantize phase is seen in the progress line.
+    const hf = { endpoint: `${base}hf-slow`, repo: 'siglens-test/tiny48', dtype: 'q8_0' };
     const r = await loadModel(null, { hf, watchProgress: true });
     assert(!r.fromCache, 'first HF load is a download');
     assert(r.progress.some((t) => /downloading and quantizing/.test(t)),

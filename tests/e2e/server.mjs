@@ -5,6 +5,7 @@
 //   /norange/F   first request drops half way; Range is ignored (always 200 from 0)
 //   /truncated/F sends the first half with a matching Content-Length (a short file)
 //   /hf/REPO/resolve/REV/F          a Hugging Face style repo: F from HF_ROOT/basename(REPO)
+//   /hf-slow/REPO/resolve/REV/F       the same, model.safetensors served slowly
 //   /hf-truncated/REPO/resolve/REV/F  the same, with model.safetensors cut in half
 // /__stats returns request counts; /__models?on=0|1 switches every model route off (the
 // socket is destroyed, as if the host were gone) or on.
@@ -37,9 +38,10 @@ export function startServer({ dist, models, hfRoot, port = 0 }) {
       modelsOn = url.searchParams.get('on') !== '0';
       return res.end('ok');
     }
-    const hf = path.match(/^\/(hf|hf-truncated)\/(.+)\/resolve\/([^/]+)\/([^/]+)$/);
+    const hf = path.match(/^\/(hf|hf-slow|hf-truncated)\/(.+)\/resolve\/([^/]+)\/([^/]+)$/);
+    const hfMode = { hf: 'models', 'hf-slow': 'slow', 'hf-truncated': 'truncated' };
     const m = hf
-      ? [null, hf[1] === 'hf' ? 'models' : 'truncated', hf[4]]
+      ? [null, hf[4] === 'model.safetensors' ? hfMode[hf[1]] : 'models', hf[4]]
       : path.match(/^\/(models|slow|flaky|norange|truncated)\/([^/]+)$/);
     if (m) {
       const [, mode, name] = m;
@@ -78,7 +80,7 @@ export function startServer({ dist, models, hfRoot, port = 0 }) {
         return res.end(body.subarray(from));
       }
       res.setHeader('accept-ranges', mode === 'norange' ? 'none' : 'bytes');
-      if (mode === 'truncated' && (!hf || name === 'model.safetensors')) {
+      if (mode === 'truncated') {
         const half = body.subarray(0, body.length >> 1);
         res.setHeader('content-length', half.length);
         return res.end(half);
