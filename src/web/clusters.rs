@@ -25,8 +25,7 @@ pub fn ClustersPanel(state: AppState) -> impl IntoView {
     let running = RwSignal::new(false);
 
     let run = move || {
-        let images = state.images.get_untracked();
-        let embedded = state.embedded();
+        let embedded = state.embedded_with_urls();
         let k = k_text
             .get_untracked()
             .trim()
@@ -38,16 +37,9 @@ pub fn ClustersPanel(state: AppState) -> impl IntoView {
         let ids: Vec<u32> = embedded.iter().map(|x| x.0).collect();
         let meta: Vec<(String, String)> = embedded
             .iter()
-            .map(|(id, name, _)| {
-                let url = images
-                    .iter()
-                    .find(|x| x.id == *id)
-                    .map(|x| x.url.clone())
-                    .unwrap_or_default();
-                (name.clone(), url)
-            })
+            .map(|(_, name, url, _)| (name.clone(), url.clone()))
             .collect();
-        let embeddings = embedded.into_iter().map(|(_, _, e)| e).collect();
+        let embeddings = embedded.into_iter().map(|(_, _, _, e)| e).collect();
         state.request(
             Request::Cluster { embeddings, k },
             Vec::new(),

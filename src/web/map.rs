@@ -51,8 +51,7 @@ pub fn MapPanel(state: AppState) -> impl IntoView {
     let hovered = RwSignal::new(None::<String>);
 
     let run = move || {
-        let images = state.images.get_untracked();
-        let embedded = state.embedded();
+        let embedded = state.embedded_with_urls();
         if embedded.len() < 3 {
             error.set(Some("the map needs at least 3 embedded images".into()));
             return;
@@ -61,16 +60,9 @@ pub fn MapPanel(state: AppState) -> impl IntoView {
         running.set(true);
         let meta: Vec<(u32, String, String)> = embedded
             .iter()
-            .map(|(id, name, _)| {
-                let url = images
-                    .iter()
-                    .find(|x| x.id == *id)
-                    .map(|x| x.url.clone())
-                    .unwrap_or_default();
-                (*id, name.clone(), url)
-            })
+            .map(|(id, name, url, _)| (*id, name.clone(), url.clone()))
             .collect();
-        let embeddings = embedded.into_iter().map(|(_, _, e)| e).collect();
+        let embeddings = embedded.into_iter().map(|(_, _, _, e)| e).collect();
         state.request(Request::Map { embeddings }, Vec::new(), move |r| match r {
             Reply::Done(Output::Map { coords }) => {
                 running.set(false);

@@ -14,21 +14,6 @@ struct Hit {
     score: f32,
 }
 
-/// Thumbnail URLs by image id, for the embedded images in gallery order.
-fn embedded_with_urls(state: AppState) -> Vec<(u32, String, String, Vec<f32>)> {
-    let urls: std::collections::HashMap<u32, String> = state
-        .images
-        .get_untracked()
-        .into_iter()
-        .map(|x| (x.id, x.url))
-        .collect();
-    state
-        .embedded()
-        .into_iter()
-        .map(|(id, name, e)| (id, name, urls.get(&id).cloned().unwrap_or_default(), e))
-        .collect()
-}
-
 fn ranked(
     items: &[(u32, String, String, Vec<f32>)],
     scores: &[f32],
@@ -71,7 +56,7 @@ pub fn SearchPanel(state: AppState) -> impl IntoView {
 
     let search = move || {
         let q = query.get_untracked().trim().to_string();
-        let items = embedded_with_urls(state);
+        let items = state.embedded_with_urls();
         if q.is_empty() || items.is_empty() {
             error.set(Some("type a query, with images embedded".into()));
             return;
@@ -136,7 +121,7 @@ pub fn SimilarPanel(state: AppState) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
 
     let find = move |id: u32| {
-        let items = embedded_with_urls(state);
+        let items = state.embedded_with_urls();
         let Some(query) = items.iter().find(|x| x.0 == id).map(|x| x.3.clone()) else {
             return;
         };

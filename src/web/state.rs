@@ -276,4 +276,19 @@ impl AppState {
             })
             .collect()
     }
+
+    /// As [`AppState::embedded`], with each image's thumbnail URL:
+    /// `(id, name, url, embedding)`.
+    pub fn embedded_with_urls(&self) -> Vec<(u32, String, String, Vec<f32>)> {
+        let urls: HashMap<u32, String> = self
+            .images
+            .get_untracked()
+            .into_iter()
+            .map(|x| (x.id, x.url))
+            .collect();
+        self.embedded()
+            .into_iter()
+            .map(|(id, name, e)| (id, name, urls.get(&id).cloned().unwrap_or_default(), e))
+            .collect()
+    }
 }

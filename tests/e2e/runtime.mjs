@@ -149,6 +149,26 @@ async function waitEmbedded() {
     null, { timeout: 120_000 });
 }
 
+/// Classifies the embedded IMAGES with LABELS in the page; the largest difference from
+/// `siglens classify` on the same GGUF.
+async function classifyVsCli() {
+  await page.fill('#labels', LABELS.join('\n'));
+  await page.click('#classify');
+  await page.waitForSelector('#matrix');
+  const native = cli(['classify', '--model', modelFile, ...LABELS.flatMap((l) => ['--label', l]),
+    ...IMAGES.map((f) => join(fixtures, f))]);
+  let worst = 0;
+  for (const row of native) {
+    const name = row.image.split('/').pop();
+    for (const { label, score } of row.scores) {
+      const got = Number(await page.locator(
+        `.scores[data-image="${name}"] g[data-label="${label}"]`).getAttribute('data-score'));
+      worst = Math.max(worst, Math.abs(got - score));
+    }
+  }
+  return worst;
+}
+
 function cli(args) {
   return JSON.parse(execFileSync(siglens, [...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
 }
@@ -183,20 +203,7 @@ try {
     const widths = await page.locator('#gallery img').evaluateAll((is) => is.map((i) => i.naturalWidth));
     assert(widths.every((w) => w <= 256), `thumbnails too large: ${widths}`);
 
-    await page.fill('#labels', LABELS.join('\n'));
-    await page.click('#classify');
-    await page.waitForSelector('#matrix');
-    const native = cli(['classify', '--model', modelFile, ...LABELS.flatMap((l) => ['--label', l]),
-      ...IMAGES.map((f) => join(fixtures, f))]);
-    let worst = 0;
-    for (const row of native) {
-      const name = row.image.split('/').pop();
-      for (const { label, score } of row.scores) {
-        const got = Number(await page.locator(
-          `.scores[data-image="${name}"] g[data-label="${label}"]`).getAttribute('data-score'));
-        worst = Math.max(worst, Math.abs(got - score));
-      }
-    }
+    const worst = await classifyVsCli();
     console.log(`     classify: max |browser - native| = ${worst.toExponential(2)}`);
     assert(worst <= 1e-5, `scores differ from the CLI by ${worst}`);
 
@@ -390,20 +397,7 @@ try {
       `no quantize progress seen: ${JSON.stringify(r.progress)}`);
     await addImages(IMAGES.map((f) => join(fixtures, f)));
     await waitEmbedded();
-    await page.fill('#labels', LABELS.join('\n'));
-    await page.click('#classify');
-    await page.waitForSelector('#matrix');
-    const native = cli(['classify', '--model', modelFile, ...LABELS.flatMap((l) => ['--label', l]),
-      ...IMAGES.map((f) => join(fixtures, f))]);
-    let worst = 0;
-    for (const row of native) {
-      const name = row.image.split('/').pop();
-      for (const { label, score } of row.scores) {
-        const got = Number(await page.locator(
-          `.scores[data-image="${name}"] g[data-label="${label}"]`).getAttribute('data-score'));
-        worst = Math.max(worst, Math.abs(got - score));
-      }
-    }
+    const worst = await classifyVsCli();
     console.log(`     HF q8_0 in the browser vs native q8_0 GGUF: max |d| = ${worst.toExponential(2)}`);
     assert(worst <= 1e-5, `HF-quantized scores differ from the CLI by ${worst}`);
     await openApp();

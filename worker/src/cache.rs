@@ -70,39 +70,32 @@ impl ModelCache {
         Ok(Self { db })
     }
 
-    pub async fn manifest(&self, key: &str) -> Result<Option<Manifest>, WorkerError> {
+    /// One value by key, in its own read-only transaction.
+    async fn get(&self, store_name: &str, key: JsValue) -> Result<Option<JsValue>, WorkerError> {
         let tx = self
             .db
-            .transaction(&[MANIFESTS], TransactionMode::ReadOnly)
+            .transaction(&[store_name], TransactionMode::ReadOnly)
             .map_err(|e| storage_err("reading", e))?;
         let store = tx
-            .object_store(MANIFESTS)
+            .object_store(store_name)
             .map_err(|e| storage_err("reading", e))?;
-        let v = store
-            .get(Query::Key(JsValue::from_str(key)))
+        store
+            .get(Query::Key(key))
             .map_err(|e| storage_err("reading", e))?
             .await
-            .map_err(|e| storage_err("reading", e))?;
-        match v {
-            None => Ok(None),
-            // An unreadable manifest is treated as absent (and gets overwritten).
-            Some(v) => Ok(serde_wasm_bindgen::from_value(v).ok()),
-        }
+            .map_err(|e| storage_err("reading", e))
+    }
+
+    pub async fn manifest(&self, key: &str) -> Result<Option<Manifest>, WorkerError> {
+        // An unreadable manifest is treated as absent (and gets overwritten).
+        Ok(self
+            .get(MANIFESTS, JsValue::from_str(key))
+            .await?
+            .and_then(|v| serde_wasm_bindgen::from_value(v).ok()))
     }
 
     pub async fn chunk(&self, key: &str, index: u32) -> Result<Option<Vec<u8>>, WorkerError> {
-        let tx = self
-            .db
-            .transaction(&[CHUNKS], TransactionMode::ReadOnly)
-            .map_err(|e| storage_err("reading", e))?;
-        let store = tx
-            .object_store(CHUNKS)
-            .map_err(|e| storage_err("reading", e))?;
-        let v = store
-            .get(Query::Key(chunk_key(key, index)))
-            .map_err(|e| storage_err("reading", e))?
-            .await
-            .map_err(|e| storage_err("reading", e))?;
+        let v = self.get(CHUNKS, chunk_key(key, index)).await?;
         Ok(v.filter(|v| v.is_instance_of::<Uint8Array>())
             .map(|v| Uint8Array::from(v).to_vec()))
     }

@@ -133,6 +133,17 @@ impl Download {
         }))
     }
 
+    /// The byte progress event for this download so far.
+    pub fn progress(&self, phase: siglens_protocol::Phase) -> siglens_protocol::Progress {
+        siglens_protocol::Progress::Bytes {
+            phase,
+            url: self.url.clone(),
+            loaded: self.received,
+            total: self.total,
+            bytes_per_sec: self.bytes_per_sec(),
+        }
+    }
+
     pub fn bytes_per_sec(&self) -> f64 {
         let s = (now_ms() - self.started_ms) / 1000.0;
         if s > 0.0 {

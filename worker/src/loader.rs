@@ -159,16 +159,7 @@ async fn fetch_text(id: RequestId, url: &str) -> Result<Option<String>, WorkerEr
             Piece::Restart => bytes.clear(),
         }
         if throttle.due() {
-            progress(
-                id,
-                Progress::Bytes {
-                    phase: Phase::Download,
-                    url: url.to_string(),
-                    loaded: dl.received,
-                    total: dl.total,
-                    bytes_per_sec: dl.bytes_per_sec(),
-                },
-            );
+            progress(id, dl.progress(Phase::Download));
         }
     }
     String::from_utf8(bytes)
@@ -381,28 +372,10 @@ async fn download(
             }
         }
         if throttle.due() {
-            progress(
-                id,
-                Progress::Bytes {
-                    phase,
-                    url: url.to_string(),
-                    loaded: dl.received,
-                    total: dl.total,
-                    bytes_per_sec: dl.bytes_per_sec(),
-                },
-            );
+            progress(id, dl.progress(phase));
         }
     }
-    progress(
-        id,
-        Progress::Bytes {
-            phase,
-            url: url.to_string(),
-            loaded: dl.received,
-            total: dl.total,
-            bytes_per_sec: dl.bytes_per_sec(),
-        },
-    );
+    progress(id, dl.progress(phase));
     transform.finish().map_err(|e| bad_model(url, e))?;
     let bytes = stream.bytes_in();
     let files = stream.finish().map_err(|e| bad_model(url, e))?;

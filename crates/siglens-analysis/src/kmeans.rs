@@ -12,7 +12,8 @@ pub struct Clustering {
     pub inertia: f64,
 }
 
-fn dist2(a: &[f32], b: &[f32]) -> f64 {
+/// Squared Euclidean distance, accumulated in f64.
+pub(crate) fn dist2(a: &[f32], b: &[f32]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(x, y)| {

@@ -36,14 +36,7 @@ const SMOOTH_K_TOLERANCE: f64 = 1e-5;
 const MIN_K_DIST_SCALE: f64 = 1e-3;
 
 fn dist(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| {
-            let d = (*x - *y) as f64;
-            d * d
-        })
-        .sum::<f64>()
-        .sqrt()
+    crate::kmeans::dist2(a, b).sqrt()
 }
 
 /// Exact k nearest neighbours of every point, itself first (distance 0), as umap-learn.
