@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use siglens_protocol::{ExportFormat, Output, Request, TextSettings};
 
 use super::client::Reply;
-use super::export::export_embeddings;
+use super::export::{export_images, export_texts};
 use super::state::AppState;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +53,18 @@ pub fn EmbeddingsPanel(state: AppState) -> impl IntoView {
     let shown = RwSignal::new(None::<Shown>);
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    let export_list = RwSignal::new(String::new());
+    // One text per line; blank lines are skipped.
+    let texts_to_export = move || -> Vec<String> {
+        export_list
+            .get_untracked()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let no_texts = move || state.model.get().is_none() || export_list.get().trim().is_empty();
 
     let show_text = move || {
         let t = text.get_untracked();
@@ -114,14 +126,30 @@ pub fn EmbeddingsPanel(state: AppState) -> impl IntoView {
             </label>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || shown.get().map(|s| view! { <DimBars shown=s n=n.get() /> })}
-            <div class="row">
-                <span>"Export every image embedding (L2-normalised, gallery order):"</span>
-                <button id="export-json" on:click=move |_| export_embeddings(state, ExportFormat::Json)
+            <h3>"Export (L2-normalised; the file is made here and saved, nothing is uploaded)"</h3>
+            <div class="row" role="group" aria-label="export image embeddings">
+                <span>"Every image embedding, in gallery order:"</span>
+                <button id="export-json" on:click=move |_| export_images(state, ExportFormat::Json)
+                    aria-label="export image embeddings as JSON"
                     disabled=move || state.model.get().is_none()>"JSON"</button>
-                <button id="export-csv" on:click=move |_| export_embeddings(state, ExportFormat::Csv)
+                <button id="export-csv" on:click=move |_| export_images(state, ExportFormat::Csv)
+                    aria-label="export image embeddings as CSV"
                     disabled=move || state.model.get().is_none()>"CSV"</button>
-                <button id="export-npy" on:click=move |_| export_embeddings(state, ExportFormat::Npy)
+                <button id="export-npy" on:click=move |_| export_images(state, ExportFormat::Npy)
+                    aria-label="export image embeddings as NPY"
                     disabled=move || state.model.get().is_none()>"NPY"</button>
+            </div>
+            <label for="export-texts">"Texts to export, one per line (lower-cased, no template, as `siglens embed --text`):"</label>
+            <textarea id="export-texts" rows="3" prop:value=move || export_list.get()
+                on:input=move |ev| export_list.set(event_target_value(&ev))></textarea>
+            <div class="row" role="group" aria-label="export text embeddings">
+                <span>"Their embeddings:"</span>
+                <button id="export-texts-json" on:click=move |_| export_texts(state, ExportFormat::Json, texts_to_export())
+                    aria-label="export text embeddings as JSON" disabled=no_texts>"JSON"</button>
+                <button id="export-texts-csv" on:click=move |_| export_texts(state, ExportFormat::Csv, texts_to_export())
+                    aria-label="export text embeddings as CSV" disabled=no_texts>"CSV"</button>
+                <button id="export-texts-npy" on:click=move |_| export_texts(state, ExportFormat::Npy, texts_to_export())
+                    aria-label="export text embeddings as NPY" disabled=no_texts>"NPY"</button>
             </div>
         </section>
     }

@@ -1,21 +1,55 @@
 //! Exports of embeddings: the worker makes the file, the page saves it. Nothing is uploaded.
 
-use siglens_protocol::{ExportFormat, Output, Request};
+use siglens_protocol::{ExportFormat, ExportKind, Output, Request, TextSettings};
 use wasm_bindgen::JsCast;
 
 use super::client::Reply;
 use super::state::AppState;
 
 /// Every embedded image, in gallery order.
-pub fn export_embeddings(state: AppState, format: ExportFormat) {
+pub fn export_images(state: AppState, format: ExportFormat) {
     let (names, embeddings): (Vec<String>, Vec<Vec<f32>>) = state
         .embedded()
         .into_iter()
         .map(|(_, name, e)| (name, e))
         .unzip();
+    export(state, ExportKind::Images, format, names, embeddings);
+}
+
+/// The given texts, embedded as the CLI's `embed --text` does (lower-cased, no template),
+/// then exported in the order given.
+pub fn export_texts(state: AppState, format: ExportFormat, texts: Vec<String>) {
+    let settings = TextSettings {
+        template: None,
+        lowercase: true,
+    };
+    let mut names = Some(texts.clone());
+    state.request(
+        Request::EmbedTexts { texts, settings },
+        Vec::new(),
+        move |r| match r {
+            Reply::Done(Output::Texts { embeddings }) => {
+                if let Some(names) = names.take() {
+                    export(state, ExportKind::Texts, format, names, embeddings);
+                }
+            }
+            Reply::Failed(e) => state.notice(format!("text export failed: {e}")),
+            _ => {}
+        },
+    );
+}
+
+fn export(
+    state: AppState,
+    kind: ExportKind,
+    format: ExportFormat,
+    names: Vec<String>,
+    embeddings: Vec<Vec<f32>>,
+) {
     state.request(
         Request::Export {
             format,
+            kind,
             names,
             embeddings,
         },

@@ -104,14 +104,14 @@ pub fn MapPanel(state: AppState) -> impl IntoView {
                     disabled=move || running.get() || state.model.get().is_none()>"Draw the UMAP map"</button>
                 <button aria-label="zoom in" on:click=move |_| zoom.update(|z| *z = (*z * 1.5).min(8.0))>"+"</button>
                 <button aria-label="zoom out" on:click=move |_| zoom.update(|z| *z = (*z / 1.5).max(1.0))>"−"</button>
-                <span class="muted">{move || hovered.get().unwrap_or_else(|| "Similar images land close together; frames show clusters.".into())}</span>
+                <span class="muted" aria-live="polite">{move || hovered.get().unwrap_or_else(|| "Similar images land close together; frames show clusters.".into())}</span>
             </div>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || points.get().map(|pts| {
                 let clusters = state.cluster_of.get();
                 let thumb = 56.0 / zoom.get().sqrt();
                 view! {
-                    <svg id="map" class="map" role="img" aria-label="UMAP map of the images" viewBox=view_box
+                    <svg id="map" class="map" role="group" aria-label="UMAP map of the images" viewBox=view_box
                         on:wheel=move |ev: leptos::ev::WheelEvent| {
                             ev.prevent_default();
                             let f = if ev.delta_y() < 0.0 { 1.2 } else { 1.0 / 1.2 };
@@ -121,9 +121,13 @@ pub fn MapPanel(state: AppState) -> impl IntoView {
                             let colour = clusters.get(&p.id).map_or("#888888", |c| PALETTE[c % PALETTE.len()]);
                             let (x, y) = (p.x - thumb / 2.0, p.y - thumb / 2.0);
                             let name = p.name.clone();
+                            let label = match clusters.get(&p.id) {
+                                Some(c) => format!("{}, cluster {}", p.name, c + 1),
+                                None => p.name.clone(),
+                            };
                             view! {
                                 <g class="map-point" data-name=p.name.clone() data-x=p.x.to_string() data-y=p.y.to_string()
-                                    tabindex="0"
+                                    tabindex="0" role="img" aria-label=label
                                     on:mouseenter=move |_| hovered.set(Some(name.clone()))
                                     on:focus={ let n = p.name.clone(); move |_| hovered.set(Some(n.clone())) }>
                                     <title>{p.name.clone()}</title>

@@ -278,6 +278,26 @@ try {
     });
     assert(worstNpy <= 1e-5, `exports differ from the CLI embeddings by ${worstNpy}`);
 
+    // Text embeddings: the listed texts, as `siglens embed --text` makes them (JSON and NPY).
+    const texts = ['A Cat', 'la tour Eiffel', '猫の写真'];
+    await page.fill('#export-texts', `${texts.join('\n')}\n\n`);
+    const [tJson] = await Promise.all([page.waitForEvent('download'), page.click('#export-texts-json')]);
+    assert(tJson.suggestedFilename() === 'siglens-text-embeddings.json', tJson.suggestedFilename());
+    const tExported = JSON.parse(readFileSync(await tJson.path(), 'utf8')).texts;
+    const tNative = cli(['embed', '--model', modelFile, ...texts.flatMap((t) => ['--text', t])]).texts;
+    assert(tExported.length === texts.length && tExported.every((x, i) => x.text === texts[i]),
+      `text export rows: ${tExported.map((x) => x.text)}`);
+    const [tNpyDl] = await Promise.all([page.waitForEvent('download'), page.click('#export-texts-npy')]);
+    const tNpy = readFileSync(await tNpyDl.path());
+    const tHlen = tNpy.readUInt16LE(8);
+    let worstText = 0;
+    tNative.forEach((n, r) => n.embedding.forEach((v, j) => {
+      worstText = Math.max(worstText, Math.abs(v - tExported[r].embedding[j]),
+        Math.abs(v - tNpy.readFloatLE(10 + tHlen + 4 * (r * dim + j))));
+    }));
+    console.log(`     text embeddings: max |browser - native| = ${worstText.toExponential(2)}`);
+    assert(worstText <= 1e-5, `text embeddings differ from the CLI by ${worstText}`);
+
     // K-means in the worker: suggested k, then a chosen k; every image in one cluster.
     await page.click('#cluster');
     await page.waitForSelector('#cluster-summary');
@@ -317,6 +337,76 @@ try {
     for (const h of ['model-h', 'images-h', 'classify-h', 'search-h', 'similar-h', 'clusters-h', 'map-h', 'emb-h']) {
       await page.locator(`section[aria-labelledby="${h}"]`).screenshot({ path: join(artifacts, `view-${h.replace('-h', '')}.png`) });
     }
+  });
+
+  await check('phone width, dark mode, accessible names and keyboard use', async () => {
+    const controls = 'button, input, select, textarea, summary, a[href], [tabindex]:not([tabindex="-1"])';
+    // Phone: nothing wider than the screen (wide tables and charts scroll inside their box).
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `page is ${overflow}px wider than a 390px phone`);
+    await page.screenshot({ path: join(artifacts, 'phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 720 });
+
+    // Dark mode follows the system setting.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.screenshot({ path: join(artifacts, 'dark.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const lum = (c) => c.match(/\d+/g).slice(0, 3).map(Number).reduce((a, b) => a + b, 0);
+    assert(lum(dark) < 150 && lum(light) > 600, `backgrounds: dark ${dark}, light ${light}`);
+
+    // Every control has an accessible name.
+    const unnamed = await page.evaluate((sel) => [...document.querySelectorAll(sel)].filter((el) => {
+      if (el.type === 'hidden' || el.closest('[aria-hidden="true"]')) return false;
+      const byIds = (el.getAttribute('aria-labelledby') || '').split(/\s+/)
+        .map((id) => document.getElementById(id)?.textContent || '').join('');
+      const name = [el.getAttribute('aria-label'), byIds, ...[...(el.labels || [])].map((l) => l.textContent),
+        el.getAttribute('title'), ['BUTTON', 'A', 'SUMMARY'].includes(el.tagName) ? el.textContent : '']
+        .filter(Boolean).join('').trim();
+      return !name;
+    }).map((el) => el.outerHTML.slice(0, 120)), controls);
+    assert(unnamed.length === 0, `controls without an accessible name:\n${unnamed.join('\n')}`);
+
+    // Tab reaches every enabled, visible control (one stop per radio group, as browsers do).
+    const stops = (sel) => {
+      const els = [...document.querySelectorAll(sel)].filter((el) => !el.disabled && el.type !== 'hidden'
+        && el.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true }));
+      const groups = new Map();
+      for (const el of els) {
+        const key = el.type === 'radio' && el.name ? `radio:${el.name}` : el;
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key).push(el);
+      }
+      return [...groups.values()];
+    };
+    await page.evaluate(() => {
+      document.querySelectorAll('[data-tab-seen]').forEach((el) => el.removeAttribute('data-tab-seen'));
+      document.activeElement?.blur();
+      window.scrollTo(0, 0);
+    });
+    await page.mouse.click(1, 1); // Tab order starts from the top of the page
+    const count = await page.evaluate(`(${stops})(${JSON.stringify(controls)}).length`);
+    for (let i = 0; i < count + 20; i++) {
+      await page.keyboard.press('Tab');
+      await page.evaluate(() => document.activeElement?.setAttribute('data-tab-seen', '1'));
+    }
+    const missed = await page.evaluate(`(${stops})(${JSON.stringify(controls)})
+      .filter((g) => !g.some((el) => el.hasAttribute('data-tab-seen'))).map((g) => g[0].outerHTML.slice(0, 120))`);
+    assert(count > 30 && missed.length === 0, `Tab missed ${missed.length} of ${count} controls:\n${missed.join('\n')}`);
+
+    // Keyboard only: search with Enter, remove a label chip with Enter.
+    const scoresNow = () => [...document.querySelectorAll('#search-results li')].map((l) => l.dataset.score).join();
+    const before = await page.evaluate(scoresNow);
+    await page.fill('#search-query', 'coffee');
+    await page.focus('#search-query');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(([f, b]) => (0, eval)(f)() !== b, [`(${scoresNow})`, before]);
+    await page.fill('#labels', 'cat\ndog');
+    await page.focus('#label-chips button[aria-label="remove label cat"]');
+    await page.keyboard.press('Enter');
+    assert(await page.inputValue('#labels') === 'dog', 'Enter on a chip removes its label');
   });
 
   await check('warm start: no network at all (model server off)', async () => {

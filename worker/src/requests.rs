@@ -7,8 +7,8 @@ use std::rc::Rc;
 use js_sys::{ArrayBuffer, Uint8Array};
 use siglens_engine::{export as files, scores, Siglip, TextOptions};
 use siglens_protocol::{
-    ErrorKind, Event, ExportFormat, ItemResult, Output, Progress, Request, RequestId, TextSettings,
-    WorkerError,
+    ErrorKind, Event, ExportFormat, ExportKind, ItemResult, Output, Progress, Request, RequestId,
+    TextSettings, WorkerError,
 };
 
 use crate::cache::{storage_estimate, ModelCache};
@@ -148,9 +148,10 @@ async fn handle(
         }
         Request::Export {
             format,
+            kind,
             names,
             embeddings,
-        } => export(format, names, embeddings),
+        } => export(format, kind, names, embeddings),
         Request::ListCache => {
             let cache = ModelCache::open().await?;
             let models = cache.list().await?.iter().map(Into::into).collect();
@@ -257,6 +258,7 @@ async fn embed_texts(
 
 fn export(
     format: ExportFormat,
+    kind: ExportKind,
     names: Vec<String>,
     embeddings: Vec<Vec<f32>>,
 ) -> Result<Output, WorkerError> {
@@ -266,15 +268,19 @@ fn export(
             format!("{} names for {} embeddings", names.len(), embeddings.len()),
         ));
     }
+    let (list_key, item_key, stem) = match kind {
+        ExportKind::Images => ("images", "image", "siglens-image-embeddings"),
+        ExportKind::Texts => ("texts", "text", "siglens-text-embeddings"),
+    };
     let (ext, mime, bytes) = match format {
         ExportFormat::Json => {
-            // The shape of the CLI's `embed --json` images part.
-            let images: Vec<serde_json::Value> = names
+            // The shape of the CLI's `embed --json` images or texts part.
+            let rows: Vec<serde_json::Value> = names
                 .iter()
                 .zip(&embeddings)
-                .map(|(n, e)| serde_json::json!({ "image": n, "embedding": e }))
+                .map(|(n, e)| serde_json::json!({ item_key: n, "embedding": e }))
                 .collect();
-            let doc = serde_json::json!({ "images": images });
+            let doc = serde_json::json!({ list_key: rows });
             ("json", "application/json", doc.to_string().into_bytes())
         }
         ExportFormat::Csv => (
@@ -289,7 +295,7 @@ fn export(
         ),
     };
     Ok(Output::File {
-        filename: format!("siglens-embeddings.{ext}"),
+        filename: format!("{stem}.{ext}"),
         mime: mime.into(),
         bytes,
     })

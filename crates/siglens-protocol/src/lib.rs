@@ -130,8 +130,10 @@ pub enum Request {
         embeddings: Vec<Vec<f32>>,
     },
     /// Embeddings as a file (made in the worker, saved by the page: nothing is uploaded).
+    /// `names` are the images' file names or the texts themselves, one per embedding.
     Export {
         format: ExportFormat,
+        kind: ExportKind,
         names: Vec<String>,
         embeddings: Vec<Vec<f32>>,
     },
@@ -145,10 +147,20 @@ pub enum Request {
     },
 }
 
+/// What the exported embeddings are of: decides the file name and the JSON keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportKind {
+    /// `{"images": [{"image", "embedding"}]}`, file `siglens-image-embeddings.*`.
+    Images,
+    /// `{"texts": [{"text", "embedding"}]}`, file `siglens-text-embeddings.*`.
+    Texts,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
-    /// `{"images": [{"image", "embedding"}]}`, as the CLI's `embed --json`.
+    /// The shape of the CLI's `embed --json` (its images or texts part).
     Json,
     /// `name,d0,d1,...`.
     Csv,
