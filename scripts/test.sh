@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test: formatting and lints, the native engine and
 # CLI (parity with transformers), the engine's parity test in headless Chromium (wasm32 +
-# simd128), the Trunk release build, and the app's browser runtime tests (Playwright).
+# simd128), the UI's component tests (wasm-bindgen-test), the Trunk release build, and the
+# app's browser runtime tests (Playwright).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,7 +18,9 @@ cargo test
 step "engine parity in headless Chromium (wasm32 + simd128)"
 CARGO_TARGET_DIR=target/wasm cargo test -p siglens-engine --target wasm32-unknown-unknown --release --test wasm_parity
 step "clippy (wasm crates)"
-CARGO_TARGET_DIR=target/wasm cargo clippy --target wasm32-unknown-unknown -p siglens-app -p siglens-worker -p siglens-protocol -- -D warnings
+CARGO_TARGET_DIR=target/wasm cargo clippy --target wasm32-unknown-unknown -p siglens-app -p siglens-worker -p siglens-protocol --all-targets -- -D warnings
+step "UI component tests in headless Chromium (wasm-bindgen-test)"
+CARGO_TARGET_DIR=target/wasm cargo test --target wasm32-unknown-unknown -p siglens-app --release
 step "trunk build --release (offline)"
 CARGO_TARGET_DIR=target/wasm trunk build --release --offline --skip-version-check
 step "browser runtime tests: worker, model download and cache, parity with the CLI"

@@ -5,32 +5,18 @@ use leptos::prelude::*;
 use siglens_protocol::{Output, Request, TextSettings};
 
 use super::client::Reply;
+use super::score_views::{ScoreBars, ScoreMatrix, ScoreTable};
 use super::state::AppState;
 
 const DEFAULT_LABELS: &str = "cat\ndog\ncoffee\nrocket\nastronaut";
 
-#[derive(Clone, Debug, PartialEq)]
-struct ScoreTable {
-    images: Vec<(u32, String)>,
-    labels: Vec<String>,
-    /// rows = images, columns = labels.
-    probs: Vec<Vec<f32>>,
-}
-
-fn parse_labels(text: &str) -> Vec<String> {
+/// One label per non-blank line, trimmed.
+pub(crate) fn parse_labels(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// Heatmap colour for a probability: transparent at 0, the accent colour at 1.
-fn cell_style(p: f32) -> String {
-    format!(
-        "background: rgba(37, 99, 235, {:.3})",
-        p.clamp(0.0, 1.0) * 0.85
-    )
 }
 
 #[component]
@@ -161,50 +147,31 @@ pub fn ClassifyPanel(state: AppState) -> impl IntoView {
                         "several labels can match one image, or none."
                     </p>
                     <div id="results" class="results">
-                        {t.images.iter().enumerate().map(|(i, (_, name))| {
-                            let mut order: Vec<usize> = (0..t.labels.len()).collect();
-                            order.sort_by(|&a, &b| t.probs[i][b].total_cmp(&t.probs[i][a]));
-                            view! {
-                                <figure class="scores" data-image=name.clone()>
-                                    <figcaption>{name.clone()}</figcaption>
-                                    <svg role="img" aria-label=format!("scores for {name}")
-                                        viewBox=format!("0 0 300 {}", 18 * order.len()) width="100%">
-                                        {order.iter().enumerate().map(|(row, &j)| {
-                                            let p = t.probs[i][j];
-                                            let y = row * 18;
-                                            let cls = if p >= th { "bar match" } else { "bar" };
-                                            view! {
-                                                <g class=cls data-label=t.labels[j].clone() data-score=p.to_string()>
-                                                    <text x="0" y=y + 13 class="bar-label">{t.labels[j].clone()}</text>
-                                                    <rect x="110" y=y + 3 height="12" width=format!("{:.1}", 150.0 * p) />
-                                                    <text x="265" y=y + 13>{format!("{p:.3}")}</text>
-                                                </g>
-                                            }
-                                        }).collect_view()}
-                                    </svg>
-                                </figure>
-                            }
+                        {t.images.iter().zip(&t.probs).map(|((_, name), probs)| view! {
+                            <ScoreBars name=name.clone() labels=t.labels.clone() probs=probs.clone() threshold=th />
                         }).collect_view()}
                     </div>
                     <h3>"Image × label matrix"</h3>
-                    <div class="matrix-wrap">
-                        <table id="matrix" class="matrix">
-                            <thead><tr><th scope="col">"image"</th>
-                                {t.labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view()}
-                            </tr></thead>
-                            <tbody>
-                                {t.images.iter().enumerate().map(|(i, (_, name))| view! {
-                                    <tr><th scope="row">{name.clone()}</th>
-                                        {t.probs[i].iter().map(|&p| view! {
-                                            <td style=cell_style(p) data-prob=p.to_string()>{format!("{p:.3}")}</td>
-                                        }).collect_view()}
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
+                    <ScoreMatrix table=t />
                 }
             })}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_labels;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn labels_are_lines_trimmed_without_blanks() {
+        assert_eq!(
+            parse_labels("  cat \n\n\t\ndog\r\na red car"),
+            ["cat", "dog", "a red car"]
+        );
+        assert!(parse_labels(" \n \n").is_empty());
     }
 }

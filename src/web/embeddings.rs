@@ -154,3 +154,47 @@ pub fn EmbeddingsPanel(state: AppState) -> impl IntoView {
         </section>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::test_dom::{all, attr, mount, text};
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn dim_bars_show_the_first_n_signed_around_zero() {
+        let values: Vec<f32> = (0..16)
+            .map(|i| if i % 2 == 0 { 0.1 * i as f32 } else { -0.05 })
+            .collect();
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let shown = Shown {
+            title: "x.png".into(),
+            values,
+        };
+        let host = mount(move || view! { <DimBars shown=shown n=10 /> });
+        let bars = all(&host, "g[data-dim]");
+        assert_eq!(bars.len(), 10, "only the first n of 16");
+        let classes: Vec<String> = all(&host, "g[data-dim] rect")
+            .iter()
+            .map(|r| attr(r, "class"))
+            .collect();
+        assert_eq!(classes[1], "neg");
+        assert_eq!(classes[2], "pos");
+        // The largest magnitude shown (d8 = 0.8) gets the full half-height; d9's -0.05 is small.
+        let heights: Vec<f32> = all(&host, "g[data-dim] rect")
+            .iter()
+            .map(|r| attr(r, "height").parse().unwrap_or(f32::NAN))
+            .collect();
+        assert!((heights[8] - 56.0).abs() < 1e-4, "{heights:?}");
+        assert!((heights[9] - 56.0 * 0.05 / 0.8).abs() < 1e-4, "{heights:?}");
+        let fig = &all(&host, "figure.dims")[0];
+        let shown_norm: f32 = attr(fig, "data-norm").parse().unwrap_or(f32::NAN);
+        assert!(
+            (shown_norm - norm).abs() < 1e-5,
+            "the norm is over all 16 dimensions"
+        );
+        assert!(text(fig).starts_with("x.png — first 10 of 16 dimensions"));
+    }
+}

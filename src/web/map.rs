@@ -144,3 +144,20 @@ pub fn MapPanel(state: AppState) -> impl IntoView {
         </section>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn points_fill_the_square_inside_the_margin() {
+        let p = normalise(&[[-2.0, 10.0], [0.0, 30.0], [2.0, 20.0]]);
+        assert_eq!(p, [(60.0, 60.0), (500.0, 940.0), (940.0, 500.0)]);
+        // All at one spot: no division by zero, all at the margin corner.
+        let same = normalise(&[[1.0, 1.0], [1.0, 1.0]]);
+        assert!(same.iter().all(|&(x, y)| x == 60.0 && y == 60.0));
+    }
+}

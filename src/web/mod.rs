@@ -12,8 +12,11 @@ mod export;
 mod images;
 mod map;
 mod model_panel;
+mod score_views;
 mod search;
 mod state;
+#[cfg(test)]
+mod test_dom;
 mod thumbnail;
 
 use leptos::prelude::*;

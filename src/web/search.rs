@@ -163,3 +163,45 @@ pub fn SimilarPanel(state: AppState) -> impl IntoView {
         </section>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::test_dom::{all, attr, mount, text};
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn items() -> Vec<(u32, String, String, Vec<f32>)> {
+        ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as u32 + 1, n.to_string(), format!("blob:{n}"), vec![]))
+            .collect()
+    }
+
+    #[wasm_bindgen_test]
+    fn ranking_sorts_high_first_and_leaves_out_the_query_image() {
+        let hits = ranked(&items(), &[0.1, 0.7, -0.2, 0.7], Some(2));
+        let names: Vec<&str> = hits.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["d.jpg", "a.jpg", "c.jpg"]);
+        let all_hits = ranked(&items(), &[0.1, 0.7, -0.2, 0.3], None);
+        assert_eq!(all_hits.len(), 4);
+        assert_eq!(all_hits[0].name, "b.jpg");
+    }
+
+    #[wasm_bindgen_test]
+    fn hit_list_shows_thumbnail_name_and_score() {
+        let hits = ranked(&items(), &[0.25, 0.5, 0.125, 0.0], None);
+        let host = mount(move || view! { <HitList hits=hits id="t-hits" what="cos" /> });
+        let li = all(&host, "ol#t-hits li");
+        assert_eq!(li.len(), 4);
+        assert_eq!(attr(&li[0], "data-name"), "b.jpg");
+        assert_eq!(text(&all(&li[0], ".score")[0]), "cos 0.500");
+        let img = &all(&li[0], "img")[0];
+        assert_eq!(
+            (attr(img, "src"), attr(img, "alt")),
+            ("blob:b.jpg".into(), "b.jpg".into())
+        );
+    }
+}
