@@ -2,7 +2,7 @@
 # Sets up what is missing and runs every test: formatting and lints, the native engine and
 # CLI (parity with transformers), the engine's parity test in headless Chromium (wasm32 +
 # simd128), the UI's component tests (wasm-bindgen-test), the Trunk release build, and the
-# app's browser runtime tests (Playwright).
+# app's browser runtime and offline tests (Playwright), all served from a sub-path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -28,4 +28,6 @@ mkdir -p tests/e2e/artifacts/models
 target/debug/siglens quantize --model tests/fixtures/models/tiny48 --dtype q8_0 \
   --out tests/e2e/artifacts/models/tiny48-q8_0.gguf
 node tests/e2e/runtime.mjs dist tests/e2e/artifacts/models target/debug/siglens
+step "offline, sub-path hosting, updates and CSP (service worker)"
+node tests/e2e/offline.mjs dist tests/e2e/artifacts/models
 echo "all tests passed"

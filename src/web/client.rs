@@ -13,8 +13,37 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-/// Trunk's loader shim for the worker bundle (`data-loader-shim` in index.html).
-const WORKER_URL: &str = "./worker_loader.js";
+/// Trunk's worker bundle (`data-type="worker"` in index.html), beside index.html.
+const WORKER_JS: &str = "worker.js";
+const WORKER_WASM: &str = "worker_bg.wasm";
+
+/// Starts the engine from a two-line blob script that loads the bundle by absolute URL. A
+/// blob worker inherits the page's Content-Security-Policy (a worker fetched by URL gets
+/// only its own response headers, which a static host cannot set), so the page's
+/// `connect-src` binds the engine's downloads too.
+fn spawn_worker() -> Result<Worker, JsValue> {
+    let base = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.base_uri().ok().flatten())
+        .ok_or_else(|| JsValue::from_str("the page has no base URL"))?;
+    let js = web_sys::Url::new_with_base(WORKER_JS, &base)?.href();
+    let wasm = web_sys::Url::new_with_base(WORKER_WASM, &base)?.href();
+    let quote = |s: &str| js_sys::JSON::stringify(&s.into()).map(String::from);
+    let src = format!(
+        "importScripts({});\nwasm_bindgen({});\n",
+        quote(&js)?,
+        quote(&wasm)?
+    );
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("text/javascript");
+    let blob =
+        web_sys::Blob::new_with_str_sequence_and_options(&js_sys::Array::of1(&src.into()), &opts)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let worker = Worker::new(&url);
+    // The worker holds its script from construction on.
+    let _ = web_sys::Url::revoke_object_url(&url);
+    worker
+}
 
 pub enum Reply {
     Progress(Progress),
@@ -68,7 +97,7 @@ impl WorkerClient {
 
     fn start(&self) {
         self.status(WorkerStatus::Starting);
-        let worker = match Worker::new(WORKER_URL) {
+        let worker = match spawn_worker() {
             Ok(w) => w,
             Err(e) => {
                 self.status(WorkerStatus::Crashed(format!(

@@ -12,6 +12,7 @@ mod export;
 mod images;
 mod map;
 mod model_panel;
+mod offline;
 mod score_views;
 mod search;
 mod state;
@@ -31,6 +32,7 @@ pub fn main() {
 #[component]
 fn App() -> impl IntoView {
     let state = AppState::new();
+    let offline = offline::OfflineState::start(state);
     view! {
         <header class="top">
             <h1>"siglens"</h1>
@@ -38,6 +40,7 @@ fn App() -> impl IntoView {
                 "Image understanding with SigLIP 2, entirely on your device: images, texts "
                 "and embeddings never leave this page."
             </p>
+            <offline::OfflineStatus offline=offline />
         </header>
         <main>
             <model_panel::ModelPanel state=state />

@@ -93,7 +93,12 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
             }
         };
         state.request(
-            Request::LoadModel { source },
+            Request::LoadModel {
+                source,
+                base: web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.base_uri().ok().flatten()),
+            },
             Vec::new(),
             move |r| match r {
                 Reply::Progress(Progress::Phase { phase }) => progress.set(Some(LoadProgress {

@@ -35,7 +35,7 @@ const work = mkdtempSync(join(tmpdir(), 'siglens-e2e-'));
 const broken = join(work, 'broken.jpg');
 writeFileSync(broken, 'this is not an image\n');
 
-const { server, stats, url: base } = await startServer({
+const { server, stats, url: base, origin } = await startServer({
   dist, models, hfRoot: join(root, 'tests/fixtures/models'),
 });
 const profile = mkdtempSync(join(tmpdir(), 'siglens-profile-'));
@@ -54,6 +54,10 @@ page.on('console', (m) => {
   if (m.type() === 'error') problems.push(m.text());
 });
 page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+// Privacy: every request of the whole visit (page, engine worker, service worker) is
+// recorded; anything off the app's origin fails the run (checked at the end).
+const requested = [];
+context.on('request', (r) => requested.push(r.url()));
 
 let failures = 0;
 async function check(name, fn) {
@@ -585,6 +589,16 @@ try {
     const keys = await cachedKeys();
     assert(!keys.manifests.includes(key) && !keys.chunks.some((c) => c.startsWith(key + '\u0000')),
       'delete left data behind');
+  });
+  await check('privacy: every request of the visit stayed on the app\'s origin, under its sub-path', async () => {
+    const local = (u) => u.startsWith('blob:') || u.startsWith('data:');
+    const offsite = requested.filter((u) => !local(u) && new URL(u).origin !== origin);
+    assert(offsite.length === 0, `requests to other origins:\n${offsite.join('\n')}`);
+    assert(stats.outside.length === 0, `requests outside ${base}: ${stats.outside}`);
+    // The recorder sees the engine worker's own requests (its wasm, model downloads) too.
+    assert(requested.some((u) => u.endsWith('/worker_bg.wasm')) && requested.some((u) => u.includes('/models/')),
+      'the recorder missed the worker\'s requests');
+    console.log(`     ${requested.length} requests, all to ${base}`);
   });
 } finally {
   await context.close();

@@ -1,5 +1,7 @@
-// Static server for the browser tests: the Trunk build at /, models with HTTP Range at
-// /models/, and fault injection under other prefixes:
+// Static server for the browser tests, serving everything under a sub-path (PREFIX,
+// default /siglens/, as GitHub Pages serves a project) and nothing at the root: the Trunk
+// build at PREFIX, models with HTTP Range at PREFIX/models/, and fault injection under
+// other folders (paths below are relative to PREFIX):
 //   /slow/F      serves models/F slowly (so progress is visible)
 //   /flaky/F     first request drops the connection half way; Range requests work
 //   /norange/F   first request drops half way; Range is ignored (always 200 from 0)
@@ -7,8 +9,10 @@
 //   /hf/REPO/resolve/REV/F          a Hugging Face style repo: F from HF_ROOT/basename(REPO)
 //   /hf-slow/REPO/resolve/REV/F       the same, model.safetensors served slowly
 //   /hf-truncated/REPO/resolve/REV/F  the same, with model.safetensors cut in half
-// /__stats returns request counts; /__models?on=0|1 switches every model route off (the
-// socket is destroyed, as if the host were gone) or on.
+// /__stats returns request counts (and `outside`: paths asked for outside PREFIX);
+// /__models?on=0|1 switches every model route off (the socket is destroyed, as if the host
+// were gone) or on. The returned `setDist(dir)` serves another build (an update) and
+// `setSite(on)` takes the whole site off the network or back.
 import { createServer } from 'node:http';
 import { createReadStream, readFileSync, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
@@ -19,17 +23,28 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.css': 'text/css',
   '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+  '.png': 'image/png',
   '.gguf': 'application/octet-stream',
 };
 
-export function startServer({ dist, models, hfRoot, port = 0 }) {
-  const stats = { model: 0, range: 0, byPath: {} };
+export function startServer({ dist, models, hfRoot, port = 0, prefix = '/siglens/' }) {
+  const stats = { model: 0, range: 0, byPath: {}, outside: [] };
   const dropped = new Set();
   let modelsOn = true;
+  let siteOn = true;
 
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
-    const path = decodeURIComponent(url.pathname);
+    let path = decodeURIComponent(url.pathname);
+    if (path.startsWith(prefix)) {
+      path = `/${path.slice(prefix.length)}`;
+    } else if (!path.startsWith('/__')) {
+      stats.outside.push(path);
+      res.statusCode = 404;
+      return res.end('not found (the app lives under its sub-path)');
+    }
+    if (!siteOn && !path.startsWith('/__')) return req.socket.destroy();
     if (path === '/__stats') {
       res.setHeader('content-type', 'application/json');
       return res.end(JSON.stringify(stats));
@@ -116,7 +131,14 @@ export function startServer({ dist, models, hfRoot, port = 0 }) {
   });
   return new Promise((resolve) => {
     server.listen(port, '127.0.0.1', () => {
-      resolve({ server, stats, url: `http://127.0.0.1:${server.address().port}/` });
+      resolve({
+        server,
+        stats,
+        url: `http://127.0.0.1:${server.address().port}${prefix}`,
+        origin: `http://127.0.0.1:${server.address().port}`,
+        setDist: (d) => { dist = d; },
+        setSite: (on) => { siteOn = on; },
+      });
     });
   });
 }

@@ -61,8 +61,9 @@ async fn open(url: &str, from: u64) -> Result<Option<(Response, u64, Option<u64>
             net_err(
                 url,
                 format!(
-                    "could not fetch ({}); the network may be off, or the server does not allow \
-                     this site to read it (CORS)",
+                    "could not fetch ({}); the network may be off, the server may not allow \
+                     this site to read it (CORS), or this site's Content-Security-Policy may not \
+                     list the host (connect-src)",
                     js_msg(&e)
                 ),
             )

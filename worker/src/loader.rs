@@ -39,9 +39,41 @@ fn bad_model(url: &str, e: impl std::fmt::Display) -> WorkerError {
     WorkerError::new(ErrorKind::BadModel, format!("{url}: {e}"))
 }
 
-pub async fn load(id: RequestId, source: &ModelSource) -> Result<(Siglip, ModelInfo), WorkerError> {
+/// `source` with its URLs made absolute against `base` (the page's URL).
+fn resolved(source: &ModelSource, base: Option<&str>) -> Result<ModelSource, WorkerError> {
+    let Some(base) = base else {
+        return Ok(source.clone());
+    };
+    let abs = |u: &str| {
+        web_sys::Url::new_with_base(u, base)
+            .map(|u| u.href())
+            .map_err(|_| WorkerError::new(ErrorKind::BadInput, format!("not a URL: {u:?}")))
+    };
+    Ok(match source {
+        ModelSource::Gguf { url } => ModelSource::Gguf { url: abs(url)? },
+        ModelSource::HuggingFace {
+            endpoint,
+            repo,
+            revision,
+            dtype,
+        } => ModelSource::HuggingFace {
+            endpoint: abs(endpoint)?,
+            repo: repo.clone(),
+            revision: revision.clone(),
+            dtype: dtype.clone(),
+        },
+    })
+}
+
+pub async fn load(
+    id: RequestId,
+    source: &ModelSource,
+    base: Option<&str>,
+) -> Result<(Siglip, ModelInfo), WorkerError> {
     let t0 = now_ms();
+    // Keyed by the source as the user gave it, so a site moved to another path keeps its cache.
     let key = source.cache_key();
+    let source = &resolved(source, base)?;
     let url = match source {
         ModelSource::Gguf { url } => url.clone(),
         ModelSource::HuggingFace {

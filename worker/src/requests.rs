@@ -62,10 +62,10 @@ async fn handle(
     buffers: Vec<ArrayBuffer>,
 ) -> Result<Output, WorkerError> {
     match request {
-        Request::LoadModel { source } => {
+        Request::LoadModel { source, base } => {
             // Free the old model first: two base models may not fit in wasm32's 4 GiB.
             MODEL.with(|m| m.borrow_mut().take());
-            let (model, info) = crate::loader::load(id, &source).await?;
+            let (model, info) = crate::loader::load(id, &source, base.as_deref()).await?;
             MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(model)));
             Ok(Output::Loaded { info })
         }

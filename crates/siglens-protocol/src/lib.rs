@@ -94,6 +94,10 @@ pub enum Request {
     /// Loads (from the cache, else the network) and makes it the current model.
     LoadModel {
         source: ModelSource,
+        /// The page's URL: relative model URLs resolve against it (the engine runs in a blob
+        /// worker, which has no base URL of its own). The cache key stays the URL as given.
+        #[serde(default)]
+        base: Option<String>,
     },
     /// One image per transferred buffer, `names[i]` naming `buffers[i]`. Each image's
     /// result is reported as it finishes ([`Progress::Image`]); a bad image fails alone.
