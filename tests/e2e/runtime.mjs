@@ -590,6 +590,23 @@ try {
     assert(!keys.manifests.includes(key) && !keys.chunks.some((c) => c.startsWith(key + '\u0000')),
       'delete left data behind');
   });
+  await check('the bad-input corpus: each file gets its stated outcome in the gallery, alone', async () => {
+    const dir = join(root, 'tests/fixtures/bad-inputs');
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
+    await loadModel(`models/${MODEL}`);
+    await page.evaluate(() => document.querySelectorAll('#gallery li').length); // settle
+    await addImages(Object.keys(expected).map((n) => join(dir, n)));
+    await waitEmbedded();
+    const got = Object.fromEntries(await page.locator('#gallery li').evaluateAll((ls) =>
+      ls.map((l) => [l.dataset.name, { state: l.dataset.state, text: l.querySelector('.state')?.textContent || '' }])));
+    const wrong = Object.entries(expected).filter(([name, want]) => {
+      const g = got[name];
+      return !g || (want.error ? !(g.state === 'failed' && g.text.includes(want.error)) : g.state !== 'embedded');
+    }).map(([name, want]) => `${name}: want ${want.error ? `error "${want.error}"` : 'embedded'}, got ${JSON.stringify(got[name])}`);
+    assert(wrong.length === 0, wrong.join('\n'));
+    console.log(`     ${Object.keys(expected).length} kinds: ${Object.values(expected).filter((w) => w.error).length} clear errors, the rest embedded`);
+  });
+
   await check('privacy: every request of the visit stayed on the app\'s origin, under its sub-path', async () => {
     const local = (u) => u.startsWith('blob:') || u.startsWith('data:');
     const offsite = requested.filter((u) => !local(u) && new URL(u).origin !== origin);

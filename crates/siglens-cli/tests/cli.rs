@@ -236,3 +236,50 @@ fn quantize_info_and_classify_from_gguf() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("label is empty"));
 }
+
+/// The whole bad-input corpus in one `classify` run: every file gets its stated outcome in
+/// its own row (names with spaces, quotes and unicode kept exactly), the exit code is 1.
+#[test]
+fn bad_input_corpus_each_file_alone() {
+    let dir = fixtures().join("bad-inputs");
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let cases = expected.as_object().unwrap();
+    let paths: Vec<String> = cases
+        .keys()
+        .map(|n| dir.join(n).display().to_string())
+        .collect();
+    let mut args = vec![
+        "classify",
+        "--model",
+        model_str(),
+        "--label",
+        "cat",
+        "--json",
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    let out = siglens(&args);
+    assert_eq!(out.status.code(), Some(1), "some inputs fail: exit 1");
+    let rows = json_of(&out);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), cases.len());
+    for ((name, want), (row, path)) in cases.iter().zip(rows.iter().zip(&paths)) {
+        assert_eq!(
+            row["image"].as_str(),
+            Some(path.as_str()),
+            "{name}: rows in input order"
+        );
+        match want.get("error").and_then(Value::as_str) {
+            Some(msg) => {
+                let err = row["error"].as_str().unwrap_or_default();
+                assert!(err.contains(msg), "{name}: {err:?} lacks {msg:?}");
+            }
+            None => assert!(row["scores"][0]["score"].is_f64(), "{name}: {row}"),
+        }
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("zero-byte.jpg") && stderr.contains("empty file"),
+        "{stderr}"
+    );
+}

@@ -48,7 +48,19 @@ pub fn decode_rgb8(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     l.max_image_height = Some(limits.max_height);
     l.max_alloc = Some(limits.max_alloc);
     reader.limits(l);
-    let mut decoder = reader.into_decoder().map_err(map_image_error)?;
+    let mut decoder = reader.into_decoder().map_err(|e| match e {
+        // Say how large the file claims to be: the header alone is read for that.
+        ImageError::Limits(_) => match declared_size(bytes) {
+            Some((w, h)) => Error::ImageTooLarge(format!(
+                "{w}x{h} declared; the limit is {}x{} and {} megapixels",
+                limits.max_width,
+                limits.max_height,
+                limits.max_pixels / 1_000_000
+            )),
+            None => map_image_error(e),
+        },
+        e => map_image_error(e),
+    })?;
     let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 {
         return Err(Error::ImageDecode(format!("image has zero size ({w}x{h})")));
@@ -68,11 +80,21 @@ pub fn decode_rgb8(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     Ok(img.into_rgb8())
 }
 
+/// Width and height from the header, with no limits (nothing is decoded).
+fn declared_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
+}
+
 fn map_image_error(e: ImageError) -> Error {
+    // The decoders' messages may end in a newline; ours are one line.
     match e {
-        ImageError::Limits(l) => Error::ImageTooLarge(l.to_string()),
-        ImageError::Unsupported(u) => Error::UnknownImageFormat(u.to_string()),
-        other => Error::ImageDecode(other.to_string()),
+        ImageError::Limits(l) => Error::ImageTooLarge(l.to_string().trim().to_string()),
+        ImageError::Unsupported(u) => Error::UnknownImageFormat(u.to_string().trim().to_string()),
+        other => Error::ImageDecode(other.to_string().trim().to_string()),
     }
 }
 
