@@ -590,6 +590,62 @@ try {
     assert(!keys.manifests.includes(key) && !keys.chunks.some((c) => c.startsWith(key + '\u0000')),
       'delete left data behind');
   });
+  await check('two tabs load the same new model at once: one download, the second reads the first one\'s copy', async () => {
+    await openApp();
+    const page2 = await context.newPage();
+    try {
+      await page2.goto(base, { waitUntil: 'load' });
+      await page2.waitForFunction(
+        () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'), null, { timeout: 60_000 });
+      const url = `slow/${MODEL}?two-tabs`; // a key nothing has cached yet
+      const path = `/slow/${MODEL}`;
+      const before = (await statsNow()).byPath[path] || 0;
+      for (const p of [page, page2]) {
+        await p.check('#source-gguf');
+        await p.fill('#model-url', url);
+      }
+      await Promise.all([page.click('#load-model'), page2.click('#load-model')]);
+      for (const p of [page, page2]) await p.waitForSelector('#model-ready', { timeout: 60_000 });
+      const downloads = (await statsNow()).byPath[path] - before;
+      const fromCache = await Promise.all([page, page2].map((p) =>
+        p.locator('#model-ready').getAttribute('data-from-cache')));
+      assert(downloads === 1, `${downloads} downloads for two tabs`);
+      assert(fromCache.filter((c) => c === 'true').length === 1, `from cache: ${fromCache}`);
+      const waited = await Promise.all([page, page2].map((p) => p.locator('#notices').textContent()));
+      assert(waited.some((t) => /another tab is loading this model/.test(t)), `no waiting notice: ${waited}`);
+    } finally {
+      await page2.close();
+    }
+  });
+
+  await check('the engine dies mid-batch: finished results stay, the rest are embedded after a restart', async () => {
+    await openApp();
+    await loadModel(`models/${MODEL}`);
+    const many = Array.from({ length: 40 }, (_, i) => {
+      const p = join(work, `crash-${String(i).padStart(2, '0')}.png`);
+      copyFileSync(join(fixtures, IMAGES[i % 3]), p);
+      return p;
+    });
+    await addImages(many);
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li[data-state="embedded"]').length >= 5);
+    // An uncaught error inside the engine (what an out-of-memory trap looks like).
+    await page.workers().at(-1).evaluate(() => setTimeout(() => { throw new Error('boom mid-batch'); }));
+    await page.waitForSelector('#restart-worker', { timeout: 10_000 });
+    const done = await page.locator('#gallery li[data-state="embedded"]').evaluateAll((ls) => ls.map((l) => l.dataset.name));
+    assert(done.length >= 5 && done.length < 40, `embedded before the crash: ${done.length}`);
+    await page.click('#restart-worker');
+    await page.waitForFunction(
+      () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'));
+    await loadModel(`models/${MODEL}`);
+    await waitEmbedded();
+    const after = await page.locator('#gallery li').evaluateAll((ls) => ls.map((l) => [l.dataset.name, l.dataset.state]));
+    const states = Object.fromEntries(after);
+    assert(done.every((n) => states[n] === 'embedded'), 'finished results were lost');
+    const notEmbedded = after.filter(([, st]) => st !== 'embedded');
+    assert(notEmbedded.length === 0, `after the restart: ${JSON.stringify(notEmbedded)}`);
+    console.log(`     ${done.length} of 40 finished before the crash, kept; the rest embedded after the restart`);
+  });
+
   await check('the bad-input corpus: each file gets its stated outcome in the gallery, alone', async () => {
     const dir = join(root, 'tests/fixtures/bad-inputs');
     const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));

@@ -91,6 +91,20 @@ pub async fn load(
             None
         }
     };
+    // Another tab loading the same model: wait for it, then read what it stored.
+    let _lock = match &cache {
+        Some(_) => {
+            crate::model_lock::acquire(&key, || {
+                notice(
+                    id,
+                    "another tab is loading this model; waiting for it, then reading its copy"
+                        .into(),
+                )
+            })
+            .await
+        }
+        None => None,
+    };
     let mut cached: Option<(ModelFiles, u64)> = None;
     if let Some(c) = &cache {
         if let Some(m) = c.manifest(&key).await? {

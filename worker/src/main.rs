@@ -7,6 +7,7 @@ mod cache;
 mod download;
 #[cfg(target_arch = "wasm32")]
 mod loader;
+mod model_lock;
 #[cfg(target_arch = "wasm32")]
 mod requests;
 #[cfg(target_arch = "wasm32")]
