@@ -91,11 +91,12 @@ impl DeviceSpec {
     }
 }
 
-/// Two CUDA settings that matter for throughput (measured on an H200, BENCHMARKS.md):
+/// Two CUDA settings for throughput (measured on an H200 together with the other GPU
+/// changes, BENCHMARKS.md):
 /// - Keep freed device memory in the stream-ordered pool. By default the driver returns it
 ///   to the OS at every synchronisation, and the engine synchronises once per batch (to
-///   read the embeddings), so each batch mapped its working set afresh (PyTorch's caching
-///   allocator keeps it too).
+///   read the embeddings), so each batch would map its working set afresh (PyTorch's
+///   caching allocator keeps it too).
 /// - No per-tensor CUDA events: Candle records them so tensors can cross streams; the
 ///   engine uses one stream (the device's), so they only cost time on every launch.
 ///   Must run before any tensor is made on the device (it applies to later tensors).

@@ -120,10 +120,10 @@ impl Linear {
             LinearKind::Quant(q) => q.forward(&x2)?,
         };
         let y = match &self.bias {
-            // Candle's CUDA broadcast add finds each element's source with 64-bit divisions,
-            // ~10x under memory bandwidth (46% of the GPU time at batch 32, bf16). A K=1
-            // matmul writes the broadcast bias at full speed and the add of two contiguous
-            // tensors is vectorised. Same values: 1 x b is exact.
+            // Candle's CUDA broadcast add finds each element's source with 64-bit divisions
+            // (46% of the GPU time at batch 32, bf16). A K=1 matmul writes the broadcast
+            // bias and the add then takes the contiguous path: ~3x less time in all
+            // (BENCHMARKS.md). Same values: 1 x b is exact.
             Some(b) if y.device().is_cuda() => {
                 let ones = Tensor::ones((rows, 1), y.dtype(), y.device())?;
                 (y + ones.matmul(&b.unsqueeze(0)?)?)?
