@@ -1,6 +1,8 @@
 //! `siglens`: zero-shot classification, embeddings, similarity and quantization with
 //! SigLIP 2, natively. The JSON printed with `--json` is a stable contract (README.md).
 
+mod bench;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +11,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use siglens_engine::{
-    ComputePolicy, LoadOptions, Siglip, StorageDType, TextMask, TextOptions, DEFAULT_TEMPLATE,
+    ComputeDType, ComputePolicy, DeviceSpec, LoadOptions, Siglip, StorageDType, TextMask,
+    TextOptions, DEFAULT_TEMPLATE,
 };
 
 #[derive(Parser)]
@@ -73,6 +76,21 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Time embedding on random inputs: median of --runs after --warmup, per second.
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Images per timed run (in batches of --batch-size; 0 skips images).
+        #[arg(long, default_value_t = 256)]
+        images: usize,
+        /// Texts per timed run (0 skips texts).
+        #[arg(long, default_value_t = 0)]
+        texts: usize,
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Describe a model: architecture, storage, tokenizer settings.
     Info {
         #[arg(long)]
@@ -101,9 +119,15 @@ struct ModelArgs {
     /// Whether the text tower receives the attention mask.
     #[arg(long, value_enum, default_value = "auto")]
     text_mask: MaskArg,
-    /// Images per forward pass.
+    /// Images per forward pass (on a GPU, 64-256 keeps it busy).
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
+    /// cpu, cuda[:N], metal[:N] or auto (the first GPU this build supports, else the CPU).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// f32, or bf16 / f16 on a GPU (faster, less exact: see BENCHMARKS.md).
+    #[arg(long, default_value = "f32")]
+    compute_dtype: String,
     /// Compute q8_0 weights on Candle's quantized matmul (~2x faster vision natively, but it
     /// also quantizes activations: cosine vs f32 can fall to ~0.998; see BENCHMARKS.md).
     #[arg(long)]
@@ -112,7 +136,13 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn load(&self) -> Result<Siglip> {
+        let spec: DeviceSpec = self.device.parse()?;
+        let device = spec
+            .open()
+            .with_context(|| format!("opening device {spec}"))?;
         let opts = LoadOptions {
+            device,
+            compute_dtype: self.compute_dtype.parse::<ComputeDType>()?,
             text_mask: match self.text_mask {
                 MaskArg::Auto => TextMask::Auto,
                 MaskArg::Always => TextMask::Always,
@@ -352,6 +382,23 @@ fn run(cli: Cli) -> Result<bool> {
             std::fs::rename(&tmp, &out)?;
             let size = std::fs::metadata(&out)?.len();
             eprintln!("wrote {} ({} bytes, {})", out.display(), size, dtype.name());
+            Ok(true)
+        }
+        Cmd::Bench {
+            model,
+            images,
+            texts,
+            warmup,
+            runs,
+        } => {
+            let m = model.load()?;
+            let spec = bench::BenchSpec {
+                images,
+                texts,
+                warmup,
+                runs,
+            };
+            println!("{}", bench::run(&m, &spec)?);
             Ok(true)
         }
         Cmd::Info { model, json } => {

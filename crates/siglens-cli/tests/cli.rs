@@ -249,10 +249,11 @@ fn bad_input_corpus_each_file_alone() {
         .keys()
         .map(|n| dir.join(n).display().to_string())
         .collect();
+    let m = model();
     let mut args = vec![
         "classify",
         "--model",
-        model_str(),
+        m.as_str(),
         "--label",
         "cat",
         "--json",
@@ -282,4 +283,58 @@ fn bad_input_corpus_each_file_alone() {
         stderr.contains("zero-byte.jpg") && stderr.contains("empty file"),
         "{stderr}"
     );
+}
+
+#[test]
+fn bench_reports_throughput_on_the_cpu() {
+    let m = model();
+    let o = siglens(&[
+        "bench",
+        "--model",
+        &m,
+        "--images",
+        "3",
+        "--texts",
+        "2",
+        "--batch-size",
+        "2",
+        "--warmup",
+        "0",
+        "--runs",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json_of(&o);
+    assert_eq!(j["compute_dtype"], "f32");
+    assert_eq!(j["batch_size"], 2);
+    assert_eq!(j["images"]["n"], 3);
+    assert!(j["images"]["per_s"].as_f64().unwrap() > 0.0);
+    assert!(j["texts"]["per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn gpu_options_fail_clearly_where_they_cannot_apply() {
+    let m = model();
+    let img = image("chelsea.png");
+    // Half precision is GPU-only.
+    let o = siglens(&[
+        "embed",
+        "--model",
+        &m,
+        "--image",
+        &img,
+        "--compute-dtype",
+        "bf16",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs a GPU device"));
+    // A device that is not a device.
+    let o = siglens(&["embed", "--model", &m, "--image", &img, "--device", "gpu"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected cpu, cuda[:N]"));
+    // `auto` always finds something (the CPU at worst) and gives the CPU's numbers there.
+    let o = siglens(&[
+        "embed", "--model", &m, "--image", &img, "--device", "auto", "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -2,11 +2,13 @@
 //! numerically matched to Hugging Face `transformers`. Platform-neutral: builds natively
 //! and for `wasm32-unknown-unknown` (+simd128) with no web dependencies.
 //!
-//! Modules, one job each: [`config`] (config files), [`preprocess`] (bytes → pixel values),
+//! Modules, one job each: [`config`] (config files), [`device`] (CPU / GPU and compute
+//! dtype), [`preprocess`] (bytes → pixel values),
 //! [`tokenize`] (text → token ids), [`model`] (the network), [`weights`] (safetensors /
 //! GGUF, storage dtypes), [`scores`] (sigmoid scoring), [`pipeline`] (the API on top).
 
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod export;
 pub mod model;
@@ -17,6 +19,7 @@ pub mod tokenize;
 pub mod weights;
 
 pub use candle_core::Device;
+pub use device::{ComputeDType, DeviceSpec};
 pub use error::{Error, Result};
 pub use model::TextMask;
 pub use pipeline::{LabelScore, LoadOptions, Siglip, Similarity};

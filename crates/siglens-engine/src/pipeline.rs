@@ -5,6 +5,7 @@
 use candle_core::{Device, Tensor};
 
 use crate::config::{PreprocessConfig, SiglipConfig};
+use crate::device::ComputeDType;
 use crate::error::{Error, Result};
 use crate::model::{l2_normalize, SiglipModel, TextMask};
 use crate::preprocess::{preprocess_bytes, DecodeLimits, PixelValues};
@@ -16,9 +17,12 @@ use crate::weights::{ComputePolicy, ModelFiles};
 pub struct LoadOptions {
     pub policy: ComputePolicy,
     pub device: Device,
+    /// f32 everywhere by default; bf16/f16 only on a GPU (see [`ComputeDType::on`]).
+    pub compute_dtype: ComputeDType,
     pub text_mask: TextMask,
     pub limits: DecodeLimits,
-    /// Images per forward pass (bounds memory; larger batches use the cores better).
+    /// Images per forward pass (bounds memory; larger batches use the cores better, and a
+    /// GPU needs large ones to stay busy). Texts go in batches of at least 64.
     pub batch_size: usize,
 }
 
@@ -27,6 +31,7 @@ impl Default for LoadOptions {
         Self {
             policy: ComputePolicy::default(),
             device: Device::Cpu,
+            compute_dtype: ComputeDType::F32,
             text_mask: TextMask::default(),
             limits: DecodeLimits::default(),
             batch_size: 8,
@@ -83,7 +88,14 @@ impl Siglip {
             )));
         }
         let stored_bytes = files.weights.size_in_bytes();
-        let model = SiglipModel::load(&config, files.weights, options.policy, &options.device)?;
+        let dtype = options.compute_dtype.on(&options.device)?;
+        let model = SiglipModel::load(
+            &config,
+            files.weights,
+            options.policy,
+            &options.device,
+            dtype,
+        )?;
         Ok(Self {
             config,
             preprocess,
@@ -111,9 +123,14 @@ impl Siglip {
     /// L2-normalised embeddings of preprocessed images, batched.
     pub fn embed_pixels(&self, pixels: &[PixelValues]) -> Result<Vec<Vec<f32>>> {
         let s = self.config.vision_config.image_size;
+        let batch = self.options.batch_size.max(1);
+        let dev = self.model.device();
         let mut out = Vec::with_capacity(pixels.len());
-        for chunk in pixels.chunks(self.options.batch_size.max(1)) {
-            let mut data = Vec::with_capacity(chunk.len() * 3 * s * s);
+        // On a GPU one host buffer serves every batch, so it is faulted in once per call, not
+        // once per batch (150 MB for a batch of 256 at 224 px); the CPU takes it by value.
+        let mut data = Vec::with_capacity(batch.min(pixels.len()) * 3 * s * s);
+        for chunk in pixels.chunks(batch) {
+            data.clear();
             for p in chunk {
                 if (p.height, p.width) != (s, s) || p.data.len() != 3 * s * s {
                     return Err(Error::Unsupported(format!(
@@ -123,7 +140,12 @@ impl Siglip {
                 }
                 data.extend_from_slice(&p.data);
             }
-            let t = Tensor::from_vec(data, (chunk.len(), 3, s, s), self.model.device())?;
+            let shape = (chunk.len(), 3, s, s);
+            let t = if dev.is_cpu() {
+                Tensor::from_vec(std::mem::take(&mut data), shape, dev)?
+            } else {
+                Tensor::from_slice(&data, shape, dev)?
+            };
             let e = l2_normalize(&self.model.image_features(&t)?)?;
             out.extend(e.to_vec2::<f32>()?);
         }
@@ -192,9 +214,11 @@ impl Siglip {
             None
         };
         let mut out = Vec::with_capacity(n);
-        // Text batches are cheap per row; 64 rows at a time bounds the attention buffers.
-        for start in (0..n).step_by(64) {
-            let rows = (n - start).min(64);
+        // Text rows are cheap; 64 at a time (or the image batch size, when larger, so a GPU
+        // stays busy) bounds the attention buffers.
+        let step = self.options.batch_size.max(64);
+        for start in (0..n).step_by(step) {
+            let rows = (n - start).min(step);
             let i = ids.narrow(0, start, rows)?;
             let m = mask
                 .as_ref()

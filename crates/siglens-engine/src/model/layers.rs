@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use candle_core::quantized::QMatMul;
-use candle_core::{Device, Module, Tensor, D};
+use candle_core::{DType, Device, Module, Tensor, D};
 
 use crate::config::Activation;
 use crate::error::{Error, Result};
@@ -16,6 +16,8 @@ pub struct Loader<'a> {
     pub weights: RefCell<WeightMap>,
     pub policy: ComputePolicy,
     pub device: &'a Device,
+    /// Dense weights and activations are computed in this type (f32, or bf16/f16 on a GPU).
+    pub dtype: DType,
 }
 
 impl Loader<'_> {
@@ -27,17 +29,28 @@ impl Loader<'_> {
         self.take(name)?.f32_shaped(name, shape, self.device)
     }
 
+    /// A dense tensor in the compute dtype, on the device.
+    pub fn dense(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        Ok(self.f32(name, shape)?.to_dtype(self.dtype)?)
+    }
+
+    /// Quantized matmuls are measured and kept on the CPU only (`ComputePolicy`); a GPU
+    /// gets every matrix dense in the compute dtype.
+    pub fn keeps_quantized(&self, q: candle_core::quantized::GgmlDType) -> bool {
+        self.device.is_cpu() && self.policy.keeps_quantized(q)
+    }
+
     /// A linear layer `out x in` named `{prefix}.weight` / `{prefix}.bias`.
     pub fn linear(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
         let w = self.take(&format!("{prefix}.weight"))?;
-        let bias = Some(self.f32(&format!("{prefix}.bias"), &[out_dim])?);
+        let bias = Some(self.dense(&format!("{prefix}.bias"), &[out_dim])?);
         Linear::new(w, &format!("{prefix}.weight"), in_dim, out_dim, bias, self)
     }
 
     pub fn layer_norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
         Ok(LayerNorm {
-            weight: self.f32(&format!("{prefix}.weight"), &[dim])?,
-            bias: self.f32(&format!("{prefix}.bias"), &[dim])?,
+            weight: self.dense(&format!("{prefix}.weight"), &[dim])?,
+            bias: self.dense(&format!("{prefix}.bias"), &[dim])?,
             eps: eps as f32,
         })
     }
@@ -75,13 +88,13 @@ impl Linear {
         }
         let kind = match &w {
             StoredTensor::Quant(q)
-                if ld.policy.keeps_quantized(q.dtype())
-                    && q.shape().dims() == [out_dim, in_dim] =>
+                if ld.keeps_quantized(q.dtype()) && q.shape().dims() == [out_dim, in_dim] =>
             {
                 LinearKind::Quant(QMatMul::from_arc(q.clone())?)
             }
             _ => LinearKind::DenseT(
                 w.to_f32(ld.device)?
+                    .to_dtype(ld.dtype)?
                     .reshape((out_dim, in_dim))?
                     .t()?
                     .contiguous()?,
@@ -107,6 +120,14 @@ impl Linear {
             LinearKind::Quant(q) => q.forward(&x2)?,
         };
         let y = match &self.bias {
+            // Candle's CUDA broadcast add finds each element's source with 64-bit divisions
+            // (46% of the GPU time at batch 32, bf16). A K=1 matmul writes the broadcast
+            // bias and the add then takes the contiguous path: ~3x less time in all
+            // (BENCHMARKS.md). Same values: 1 x b is exact.
+            Some(b) if y.device().is_cuda() => {
+                let ones = Tensor::ones((rows, 1), y.dtype(), y.device())?;
+                (y + ones.matmul(&b.unsqueeze(0)?)?)?
+            }
             Some(b) => y.broadcast_add(b)?,
             None => y,
         };
@@ -204,11 +225,14 @@ impl Attention {
     /// `xq` attends to `xkv`. `mask` is additive, broadcastable to `(b, heads, sq, skv)`.
     pub fn forward(&self, xq: &Tensor, xkv: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, sq, hidden) = xq.dims3()?;
-        let q = self.split_heads(&self.q.forward(xq)?)?;
+        // Scaling q rather than the scores touches b*s*d values instead of b*h*s*s (3x fewer
+        // for base at 224 px, and the scores are the largest tensor on a GPU); for the usual
+        // power-of-two head sizes 1/sqrt(d) is a power of two, so the result is bit-identical.
+        let scale = (self.head_dim as f64).powf(-0.5);
+        let q = (self.split_heads(&self.q.forward(xq)?)? * scale)?;
         let k = self.split_heads(&self.k.forward(xkv)?)?;
         let v = self.split_heads(&self.v.forward(xkv)?)?;
-        let scale = (self.head_dim as f64).powf(-0.5);
-        let mut w = (q.matmul(&k.t()?)? * scale)?;
+        let mut w = q.matmul(&k.t()?)?;
         if let Some(m) = mask {
             w = w.broadcast_add(m)?;
         }

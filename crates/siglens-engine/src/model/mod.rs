@@ -9,7 +9,7 @@ pub use layers::l2_normalize;
 
 use std::cell::RefCell;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::config::SiglipConfig;
 use crate::error::Result;
@@ -50,11 +50,13 @@ impl SiglipModel {
         weights: WeightMap,
         policy: ComputePolicy,
         device: &Device,
+        dtype: DType,
     ) -> Result<Self> {
         let ld = Loader {
             weights: RefCell::new(weights),
             policy,
             device,
+            dtype,
         };
         let scalar = |name: &str| -> Result<f32> { Ok(ld.f32(name, &[1])?.to_vec1::<f32>()?[0]) };
         Ok(Self {
@@ -66,7 +68,8 @@ impl SiglipModel {
         })
     }
 
-    /// `(b, 3, s, s)` pixel values → image embeddings `(b, d)`, not normalised.
+    /// `(b, 3, s, s)` pixel values (any float type) → f32 image embeddings `(b, d)`, not
+    /// normalised.
     pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
         self.vision.forward(pixels)
     }

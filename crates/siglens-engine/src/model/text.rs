@@ -32,10 +32,15 @@ impl TextTower {
         let p = "text_model";
         let name = format!("{p}.embeddings.token_embedding.weight");
         let tokens = match ld.take(&name)? {
-            StoredTensor::Quant(q) if q.shape().dims() == [cfg.vocab_size, h] => {
+            StoredTensor::Quant(q)
+                if ld.device.is_cpu() && q.shape().dims() == [cfg.vocab_size, h] =>
+            {
                 TokenTable::Quant(q)
             }
-            t => TokenTable::Dense(t.f32_shaped(&name, &[cfg.vocab_size, h], ld.device)?),
+            t => TokenTable::Dense(
+                t.f32_shaped(&name, &[cfg.vocab_size, h], ld.device)?
+                    .to_dtype(ld.dtype)?,
+            ),
         };
         let spec = EncoderSpec {
             hidden: h,
@@ -47,7 +52,7 @@ impl TextTower {
         };
         Ok(Self {
             tokens,
-            position: ld.f32(
+            position: ld.dense(
                 &format!("{p}.embeddings.position_embedding.weight"),
                 &[cfg.max_position_embeddings, h],
             )?,
@@ -86,13 +91,16 @@ impl TextTower {
         let additive = match mask {
             Some(m) => {
                 let inv = (1.0 - m.to_dtype(DType::F32)?)?;
-                Some((inv * f64::from(f32::MIN))?.reshape((b, 1, 1, s))?)
+                // In bf16/f16 this rounds to -inf, which softmax handles: the last
+                // position is always attended, so no row is all -inf.
+                let m = (inv * f64::from(f32::MIN))?.to_dtype(x.dtype())?;
+                Some(m.reshape((b, 1, 1, s))?)
             }
             None => None,
         };
         let x = self.encoder.forward(&x, additive.as_ref())?;
         let x = self.final_ln.forward(&x)?;
         let last = x.narrow(1, s - 1, 1)?.squeeze(1)?;
-        self.head.forward(&last)
+        Ok(self.head.forward(&last)?.to_dtype(DType::F32)?)
     }
 }

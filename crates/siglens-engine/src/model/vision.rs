@@ -2,7 +2,7 @@
 //! flattened patches), learned position embedding, encoder, post-layernorm and the
 //! attention-pooling head (one learned probe attends to all patches).
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use super::layers::{Attention, Encoder, EncoderSpec, LayerNorm, Linear, Loader, Mlp};
 use crate::config::VisionConfig;
@@ -31,7 +31,7 @@ impl VisionTower {
         let p = "vision_model";
         let patch_in = cfg.num_channels * cfg.patch_size * cfg.patch_size;
         let w = ld.take(&format!("{p}.embeddings.patch_embedding.weight"))?;
-        let bias = ld.f32(&format!("{p}.embeddings.patch_embedding.bias"), &[h])?;
+        let bias = ld.dense(&format!("{p}.embeddings.patch_embedding.bias"), &[h])?;
         let patch = Linear::new(w, "patch_embedding.weight", patch_in, h, Some(bias), ld)?;
         let spec = EncoderSpec {
             hidden: h,
@@ -43,8 +43,8 @@ impl VisionTower {
         };
         // nn.MultiheadAttention keeps q/k/v as one (3h, h) matrix; split it.
         let hp = format!("{p}.head.attention");
-        let in_w = ld.f32(&format!("{hp}.in_proj_weight"), &[3 * h, h])?;
-        let in_b = ld.f32(&format!("{hp}.in_proj_bias"), &[3 * h])?;
+        let in_w = ld.dense(&format!("{hp}.in_proj_weight"), &[3 * h, h])?;
+        let in_b = ld.dense(&format!("{hp}.in_proj_bias"), &[3 * h])?;
         let part = |i: usize| -> Result<Linear> {
             Linear::from_dense(in_w.narrow(0, i * h, h)?, Some(in_b.narrow(0, i * h, h)?))
         };
@@ -58,13 +58,13 @@ impl VisionTower {
         };
         Ok(Self {
             patch,
-            position: ld.f32(
+            position: ld.dense(
                 &format!("{p}.embeddings.position_embedding.weight"),
                 &[cfg.num_patches(), h],
             )?,
             encoder: Encoder::load(ld, &format!("{p}.encoder"), &spec)?,
             post_ln: ld.layer_norm(&format!("{p}.post_layernorm"), h, cfg.layer_norm_eps)?,
-            probe: ld.f32(&format!("{p}.head.probe"), &[1, 1, h])?,
+            probe: ld.dense(&format!("{p}.head.probe"), &[1, 1, h])?,
             head_attn,
             head_ln: ld.layer_norm(&format!("{p}.head.layernorm"), h, cfg.layer_norm_eps)?,
             head_mlp: Mlp::load(
@@ -90,6 +90,7 @@ impl VisionTower {
         let g = s / p;
         // (b, c, g, p, g, p) -> (b, g, g, c, p, p): each row is one patch in conv-kernel order.
         let patches = pixels
+            .to_dtype(self.position.dtype())?
             .narrow(2, 0, g * p)?
             .narrow(3, 0, g * p)?
             .reshape((b, c, g, p, g, p))?
@@ -108,7 +109,7 @@ impl VisionTower {
             .contiguous()?;
         let h = self.head_attn.forward(&probe, &x, None)?;
         let h = (&h + self.head_mlp.forward(&self.head_ln.forward(&h)?)?)?;
-        Ok(h.squeeze(1)?)
+        Ok(h.squeeze(1)?.to_dtype(DType::F32)?)
     }
 
     pub fn device(&self) -> &Device {
