@@ -69,14 +69,58 @@ pub(super) fn metadata(
     meta
 }
 
+/// No SigLIP tensor comes near this (so400m's token table in f32 is 1.2 GB). A header that
+/// declares more is damaged or hostile and is refused before anything is allocated.
+const MAX_TENSOR_BYTES: u64 = 4 << 30;
+
+/// The bytes a tensor's header entry declares, checked for overflow, whole blocks and
+/// [`MAX_TENSOR_BYTES`] (found by fuzzing: a mutated shape asked for petabytes).
+pub(crate) fn declared_tensor_bytes(name: &str, info: &gguf_file::TensorInfo) -> Result<usize> {
+    let dims = info.shape.dims();
+    let too_big = || {
+        Error::Weights(format!(
+            "GGUF tensor {name}: shape {dims:?} is larger than any SigLIP model's (a damaged or \
+             foreign file)"
+        ))
+    };
+    let elems = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(too_big)?;
+    let bs = info.ggml_dtype.block_size();
+    if !elems.is_multiple_of(bs) {
+        return Err(Error::Weights(format!(
+            "GGUF tensor {name}: {elems} elements do not fill {bs}-element blocks"
+        )));
+    }
+    (elems / bs)
+        .checked_mul(info.ggml_dtype.type_size())
+        .filter(|&l| l as u64 <= MAX_TENSOR_BYTES)
+        .ok_or_else(too_big)
+}
+
 /// Reads a GGUF written by [`write_gguf`]. f32 tensors become dense; f16 and quantized
 /// tensors stay as stored (the model decides what to dequantize, once, at load).
 pub fn read_gguf<R: Read + Seek>(r: &mut R) -> Result<ModelFiles> {
     let content = gguf_file::Content::read(r)
         .map_err(|e| Error::Weights(format!("not a valid GGUF file: {e}")))?;
     check_architecture(&content.metadata)?;
+    let file_len = r
+        .seek(std::io::SeekFrom::End(0))
+        .map_err(|e| Error::Weights(format!("GGUF file: {e}")))?;
     let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
-    for name in content.tensor_infos.keys() {
+    for (name, info) in &content.tensor_infos {
+        // Checked before candle allocates what the header says.
+        let len = declared_tensor_bytes(name, info)? as u64;
+        let end = content
+            .tensor_data_offset
+            .checked_add(info.offset)
+            .and_then(|s| s.checked_add(len));
+        if end.is_none_or(|e| e > file_len) {
+            return Err(Error::Weights(format!(
+                "GGUF file is truncated: tensor {name} ends past the file's {file_len} bytes"
+            )));
+        }
         let q = content
             .tensor(r, name, &Device::Cpu)
             .map_err(|e| Error::Weights(format!("GGUF tensor {name}: {e}")))?;

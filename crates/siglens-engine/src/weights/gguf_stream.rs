@@ -10,7 +10,7 @@ use std::sync::Arc;
 use candle_core::quantized::{ggml_file, gguf_file, GgmlDType};
 use candle_core::Device;
 
-use super::gguf::model_files_from_metadata;
+use super::gguf::{declared_tensor_bytes, model_files_from_metadata};
 use super::{ComputePolicy, ModelFiles, StoredTensor, WeightMap};
 use crate::error::{Error, Result};
 
@@ -93,7 +93,12 @@ impl GgufStream {
         };
         let t = pending.get(*next)?;
         let have = self.base + self.buf.len() as u64;
-        Some((t.start + t.len as u64).saturating_sub(have).max(1) as usize)
+        Some(
+            t.start
+                .saturating_add(t.len as u64)
+                .saturating_sub(have)
+                .max(1) as usize,
+        )
     }
 
     fn advance(&mut self) -> Result<()> {
@@ -141,24 +146,22 @@ impl GgufStream {
         let mut pending = Vec::with_capacity(content.tensor_infos.len());
         for (name, info) in content.tensor_infos {
             let dims = info.shape.dims().to_vec();
-            let elems: usize = dims.iter().product();
-            let bs = info.ggml_dtype.block_size();
-            if !elems.is_multiple_of(bs) {
-                return Err(Error::Weights(format!(
-                    "GGUF tensor {name}: {elems} elements do not fill {bs}-element blocks"
-                )));
-            }
+            let len = declared_tensor_bytes(&name, &info)?;
+            let start = content
+                .tensor_data_offset
+                .checked_add(info.offset)
+                .ok_or_else(|| Error::Weights(format!("GGUF tensor {name}: bad offset")))?;
             pending.push(PendingTensor {
                 name,
                 dtype: info.ggml_dtype,
                 dims,
-                start: content.tensor_data_offset + info.offset,
-                len: elems / bs * info.ggml_dtype.type_size(),
+                start,
+                len,
             });
         }
         pending.sort_by_key(|t| t.start);
         for w in pending.windows(2) {
-            if w[0].start + w[0].len as u64 > w[1].start {
+            if w[0].start.saturating_add(w[0].len as u64) > w[1].start {
                 return Err(Error::Weights(format!(
                     "GGUF tensors {} and {} overlap",
                     w[0].name, w[1].name
@@ -180,7 +183,7 @@ impl GgufStream {
         };
         let mut consumed_to = self.base;
         while let Some(t) = pending.get(*next) {
-            let end = t.start + t.len as u64;
+            let end = t.start.saturating_add(t.len as u64);
             if end > self.base + self.buf.len() as u64 {
                 break;
             }
@@ -218,11 +221,20 @@ impl GgufStream {
         match pending.get(*next) {
             Some(t) => {
                 // Exactly the next tensor's bytes: one allocation, no doubling.
-                let need = (t.start + t.len as u64 - self.base) as usize;
+                let need = (t.start.saturating_add(t.len as u64) - self.base) as usize;
                 if self.buf.capacity() > 2 * need + (1 << 20) {
                     self.buf.shrink_to(need);
                 }
-                self.buf.reserve_exact(need.saturating_sub(self.buf.len()));
+                // An error, not an abort, where memory runs out (wasm32 has 4 GiB at most).
+                self.buf
+                    .try_reserve_exact(need.saturating_sub(self.buf.len()))
+                    .map_err(|_| {
+                        Error::Weights(format!(
+                            "out of memory: GGUF tensor {} needs {} MB",
+                            t.name,
+                            need >> 20
+                        ))
+                    })?;
             }
             None => self.buf = Vec::new(),
         }
@@ -250,7 +262,7 @@ impl GgufStream {
                 "GGUF file is truncated: {} bytes received, tensor {} needs bytes up to {}",
                 self.total_in,
                 t.name,
-                t.start + t.len as u64
+                t.start.saturating_add(t.len as u64)
             )));
         }
         model_files_from_metadata(&metadata, WeightMap::new(self.tensors))
