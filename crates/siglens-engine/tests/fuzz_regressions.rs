@@ -25,6 +25,17 @@ fn cases(target: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The messages that say the file is damaged (no crash, no huge allocation).
+fn damaged(msg: &str) -> bool {
+    [
+        "larger than any SigLIP model",
+        "a damaged or foreign file",
+        "truncated",
+    ]
+    .iter()
+    .any(|m| msg.contains(m))
+}
+
 #[test]
 fn gguf_crashers_are_clear_errors() {
     let found = cases("gguf");
@@ -34,17 +45,11 @@ fn gguf_crashers_are_clear_errors() {
         let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
         let streamed = stream.push(&data).and_then(|_| stream.finish());
         let err = streamed.err().unwrap_or_else(|| panic!("{name}: accepted"));
-        assert!(
-            err.to_string().contains("larger than any SigLIP model"),
-            "{name}: {err}"
-        );
+        assert!(damaged(&err.to_string()), "{name}: {err}");
         // ... and as the CLI reads a file.
         let err = read_gguf(&mut std::io::Cursor::new(&data))
             .err()
             .unwrap_or_else(|| panic!("{name}: accepted by read_gguf"));
-        assert!(
-            err.to_string().contains("larger than any SigLIP model"),
-            "{name}: {err}"
-        );
+        assert!(damaged(&err.to_string()), "{name}: {err}");
     }
 }

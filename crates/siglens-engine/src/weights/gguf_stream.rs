@@ -14,6 +14,9 @@ use super::gguf::{declared_tensor_bytes, model_files_from_metadata};
 use super::{ComputePolicy, ModelFiles, StoredTensor, WeightMap};
 use crate::error::{Error, Result};
 
+/// Padding allowed between tensors (files written by `siglens quantize` align to 32 bytes).
+const MAX_GAP: u64 = 1 << 20;
+
 /// The header (metadata with tokenizer.json, tensor table) must fit in this; a real
 /// SigLIP 2 header is ~35 MB (the Gemma tokenizer). Beyond it the input is not our GGUF.
 const MAX_HEADER_BYTES: usize = 256 << 20;
@@ -167,6 +170,20 @@ impl GgufStream {
                     w[0].name, w[1].name
                 )));
             }
+        }
+        // Tensors follow each other with alignment padding only: a far-away offset would
+        // make the stream buffer the gap (found by fuzzing: 71 TB).
+        let mut prev_end = content.tensor_data_offset;
+        for t in &pending {
+            if t.start.saturating_sub(prev_end) > MAX_GAP {
+                return Err(Error::Weights(format!(
+                    "GGUF tensor {} starts {} bytes after the data before it (a damaged or \
+                     foreign file)",
+                    t.name,
+                    t.start.saturating_sub(prev_end)
+                )));
+            }
+            prev_end = t.start.saturating_add(t.len as u64);
         }
         self.state = State::Tensors {
             metadata: content.metadata,
