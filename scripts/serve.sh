@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH" CARGO_TARGET_DIR=target/wasm
-exec trunk serve --release --offline --skip-version-check --address 127.0.0.1 --port "${PORT:-8080}"
+# No live-reload script: this serves the app as a user gets it (service worker included).
+exec trunk serve --release --offline --skip-version-check --no-autoreload \
+  --address 127.0.0.1 --port "${PORT:-8080}"
