@@ -238,7 +238,7 @@ impl SafetensorsToGguf {
                 .try_fold(1usize, |a, &d| a.checked_mul(d))
                 .ok_or_else(|| bad(format!("tensor {name}: shape overflows")))?;
             let [a, b] = e.data_offsets;
-            if b < a || b - a != (elems as u64) * size {
+            if b < a || (elems as u64).checked_mul(size) != Some(b - a) {
                 return Err(bad(format!(
                     "tensor {name}: {} bytes for shape {:?} {}",
                     b.saturating_sub(a),
