@@ -406,7 +406,9 @@ try {
     await page.fill('#search-query', 'coffee');
     await page.focus('#search-query');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(([f, b]) => (0, eval)(f)() !== b, [`(${scoresNow})`, before]);
+    // (No eval here: the page's CSP refuses it when the predicate is polled from a timer.)
+    await page.waitForFunction((b) => [...document.querySelectorAll('#search-results li')]
+      .map((l) => l.dataset.score).join() !== b, before);
     await page.fill('#labels', 'cat\ndog');
     await page.focus('#label-chips button[aria-label="remove label cat"]');
     await page.keyboard.press('Enter');
