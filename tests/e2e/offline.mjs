@@ -15,6 +15,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assert, checks } from './harness.mjs';
 import { startServer } from './server.mjs';
 
 const [dist, models] = process.argv.slice(2).map((p) => p && resolve(p));
@@ -55,21 +56,7 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 const page = context.pages()[0] ?? (await context.newPage());
 
-let failures = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failures += 1;
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-    await page.screenshot({ path: join(artifacts, `offline-${name.replace(/\W+/g, '_')}.png`) }).catch(() => {});
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
+const { check, failed } = checks(page, artifacts, 'offline-');
 
 async function engineReady() {
   await page.waitForFunction(
@@ -233,8 +220,8 @@ try {
   site.server.close();
   foreign.close();
 }
-if (failures) {
-  console.log(`${failures} offline test(s) failed`);
+if (failed()) {
+  console.log(`${failed()} offline test(s) failed`);
   process.exit(1);
 }
 console.log('all offline tests passed');

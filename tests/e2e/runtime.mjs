@@ -13,6 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assert, checks } from './harness.mjs';
 import { startServer } from './server.mjs';
 
 const [dist, models, siglens] = process.argv.slice(2).map((p) => p && resolve(p));
@@ -59,21 +60,7 @@ page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
 const requested = [];
 context.on('request', (r) => requested.push(r.url()));
 
-let failures = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failures += 1;
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-    await page.screenshot({ path: join(artifacts, `${name.replace(/\W+/g, '_')}.png`) }).catch(() => {});
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
+const { check, failed, fail } = checks(page, artifacts);
 const statsNow = async () => (await fetch(`${base}__stats`)).json();
 const modelsOn = async (on) => fetch(`${base}__models?on=${on ? 1 : 0}`);
 
@@ -685,7 +672,7 @@ try {
 const unexpected = problems.filter((p) => !/Failed to load resource|net::ERR|boom/.test(p));
 if (unexpected.length) {
   console.log(`console errors:\n  ${unexpected.join('\n  ')}`);
-  failures += 1;
+  fail();
 }
-console.log(failures ? `${failures} browser test(s) failed` : 'all browser runtime tests passed');
-process.exit(failures ? 1 : 0);
+console.log(failed() ? `${failed()} browser test(s) failed` : 'all browser runtime tests passed');
+process.exit(failed() ? 1 : 0);

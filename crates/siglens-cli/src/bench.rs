@@ -51,6 +51,17 @@ fn time<F: FnMut() -> Result<()>>(warmup: usize, runs: usize, mut f: F) -> Resul
     Ok((secs[secs.len() / 2], secs[0]))
 }
 
+/// `{n, median_s, min_s, per_s}` for `f` embedding `n` items per call.
+fn measured<F: FnMut() -> Result<()>>(spec: &BenchSpec, n: usize, f: F) -> Result<Value> {
+    let (median, min) = time(spec.warmup, spec.runs, f)?;
+    Ok(json!({
+        "n": n,
+        "median_s": median,
+        "min_s": min,
+        "per_s": n as f64 / median,
+    }))
+}
+
 pub fn run(m: &Siglip, spec: &BenchSpec) -> Result<Value> {
     let mut out = json!({
         "device": format!("{:?}", m.options.device.location()),
@@ -61,32 +72,20 @@ pub fn run(m: &Siglip, spec: &BenchSpec) -> Result<Value> {
     });
     if spec.images > 0 {
         let px = random_pixels(spec.images, m.config.vision_config.image_size);
-        let (median, min) = time(spec.warmup, spec.runs, || {
+        out["images"] = measured(spec, spec.images, || {
             m.embed_pixels(&px)?;
             Ok(())
         })?;
-        out["images"] = json!({
-            "n": spec.images,
-            "median_s": median,
-            "min_s": min,
-            "per_s": spec.images as f64 / median,
-        });
     }
     if spec.texts > 0 {
         let texts: Vec<String> = (0..spec.texts)
             .map(|i| format!("a photo of thing number {i}, seen from the side"))
             .collect();
         let tokens = m.tokenize(&texts)?;
-        let (median, min) = time(spec.warmup, spec.runs, || {
+        out["texts"] = measured(spec, spec.texts, || {
             m.embed_tokens(&tokens)?;
             Ok(())
         })?;
-        out["texts"] = json!({
-            "n": spec.texts,
-            "median_s": median,
-            "min_s": min,
-            "per_s": spec.texts as f64 / median,
-        });
     }
     Ok(out)
 }
