@@ -85,7 +85,7 @@ impl OfflineState {
         // Ask whichever build is active for its id once it is (first visit: after install).
         let ready: ServiceWorkerRegistration = JsFuture::from(sw.ready()?).await?.unchecked_into();
         if let Some(active) = ready.active() {
-            active.post_message(&build_query())?;
+            active.post_message(&sw_message("build"))?;
         }
         let me = self;
         if let Some(waiting) = reg.waiting() {
@@ -136,15 +136,14 @@ impl OfflineState {
         });
         sw.set_oncontrollerchange(Some(reload.as_ref().unchecked_ref()));
         reload.forget();
-        let msg = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&msg, &"type".into(), &"skip-waiting".into());
-        let _ = waiting.post_message(&msg);
+        let _ = waiting.post_message(&sw_message("skip-waiting"));
     }
 }
 
-fn build_query() -> JsValue {
+/// `{type: kind}`, the messages `public/sw.js` understands ("build", "skip-waiting").
+fn sw_message(kind: &str) -> JsValue {
     let msg = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&msg, &"type".into(), &"build".into());
+    let _ = js_sys::Reflect::set(&msg, &"type".into(), &kind.into());
     msg.into()
 }
 
