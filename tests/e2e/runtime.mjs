@@ -3,7 +3,8 @@
 // alone, warm start with the model server off (zero requests), a corrupted IndexedDB entry
 // detected and re-fetched, 404 and truncated files giving clear errors and caching nothing,
 // an interrupted download resumed with Range (and restarted where Range is refused),
-// and cancel stopping a long batch.
+// cancel stopping a long batch, and injected storage faults (IndexedDB blocked, the quota
+// filling during a chunk or the manifest write): memory only, a notice, nothing half-stored.
 //
 // Usage: node tests/e2e/runtime.mjs DIST_DIR MODELS_DIR SIGLENS_BIN
 // MODELS_DIR must hold tiny48-q8_0.gguf (made by `siglens quantize`).
@@ -651,6 +652,66 @@ try {
     assert(wrong.length === 0, wrong.join('\n'));
     console.log(`     ${Object.keys(expected).length} kinds: ${Object.values(expected).filter((w) => w.error).length} clear errors, the rest embedded`);
   });
+
+  // Faults injected inside the engine worker (the browser cannot be made to run out of
+  // quota on demand: Chromium 156 ignores CDP's quota override). Each patch lives only in
+  // that worker; a page reload starts an unpatched one.
+  const engine = () => page.workers().at(-1);
+  const noticesText = () => page.locator('#notices').textContent();
+
+  await check('IndexedDB unavailable (blocked storage, private browsing): memory only, with a notice', async () => {
+    await openApp();
+    await engine().evaluate(() => {
+      IDBFactory.prototype.open = () => {
+        throw new DOMException('Access to the IndexedDB API is denied in this context.', 'SecurityError');
+      };
+    });
+    const before = await cachedKeys();
+    const url = `models/${MODEL}?no-indexeddb`;
+    const ready = await loadModel(url);
+    assert(!ready.fromCache, 'nothing could have come from a cache');
+    const notices = await noticesText();
+    assert(/IndexedDB is not available.*kept in memory only/s.test(notices) || /denied.*kept in memory only/s.test(notices),
+      `no memory-only notice: ${notices}`);
+    await addImages([join(fixtures, 'chelsea.png')]);
+    await waitEmbedded();
+    const state = await page.locator('#gallery li').last().getAttribute('data-state');
+    assert(state === 'embedded', `the model works from memory: ${state}`);
+    const after = await cachedKeys();
+    assert(JSON.stringify(after) === JSON.stringify(before), 'the cache changed although it was unavailable');
+  });
+
+  for (const [what, failOn] of [['a chunk', 'chunks'], ['the manifest (the last write)', 'manifests']]) {
+    await check(`the quota fills while ${what} is written: a notice, the model works, nothing half-stored, other models kept`, async () => {
+      await openApp();
+      const before = await cachedKeys();
+      assert(before.manifests.includes(`gguf:models/${MODEL}`), 'the earlier cached model is missing');
+      await engine().evaluate((store) => {
+        const put = IDBObjectStore.prototype.put;
+        IDBObjectStore.prototype.put = function (...args) {
+          if (this.name === store) {
+            throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+          }
+          return put.apply(this, args);
+        };
+      }, failOn);
+      const key = `models/${MODEL}?quota-${failOn}`;
+      const ready = await loadModel(key);
+      assert(!ready.fromCache, 'fresh download expected');
+      const notices = await noticesText();
+      assert(/quota.*loaded for this session only/s.test(notices), `no quota notice: ${notices}`);
+      await addImages([join(fixtures, 'coffee.png')]);
+      await waitEmbedded();
+      const after = await cachedKeys();
+      assert(!after.manifests.includes(`gguf:${key}`), 'a manifest was written for a failed store');
+      assert(!after.chunks.some((c) => c.startsWith(`gguf:${key}\u0000`)), 'chunks of the failed store were left behind');
+      assert(JSON.stringify(after) === JSON.stringify(before), `other entries changed: ${JSON.stringify(after)}`);
+      // The model that was already stored still loads from the cache, intact.
+      await openApp();
+      const again = await loadModel(`models/${MODEL}`);
+      assert(again.fromCache, 'the earlier model no longer loads from the cache');
+    });
+  }
 
   await check('privacy: every request of the visit stayed on the app\'s origin, under its sub-path', async () => {
     const local = (u) => u.startsWith('blob:') || u.startsWith('data:');
