@@ -1,5 +1,7 @@
 //! siglens Web Worker: owns the engine and the model cache, so the page never blocks.
 //! Natively this binary is an empty stub (Trunk builds it for wasm32).
+// Messages, files and cached bytes never meet unwrap() here (see the engine's lib.rs).
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 #[cfg(target_arch = "wasm32")]
 mod cache;

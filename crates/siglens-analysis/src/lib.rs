@@ -6,6 +6,9 @@
 //! (getrandom needs extra cfg on wasm32-unknown-unknown) and expects the kNN graph and the
 //! initialisation from the caller. Both algorithms here are small, deterministic for a
 //! seed, and tested against scikit-learn and umap-learn (`tests/`).
+// Input-derived data never meets unwrap() here: errors are typed. The few expect()s that
+// remain name an invariant the code itself guarantees.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod kmeans;
 mod rng;

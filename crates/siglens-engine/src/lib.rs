@@ -6,6 +6,9 @@
 //! dtype), [`preprocess`] (bytes → pixel values),
 //! [`tokenize`] (text → token ids), [`model`] (the network), [`weights`] (safetensors /
 //! GGUF, storage dtypes), [`scores`] (sigmoid scoring), [`pipeline`] (the API on top).
+// Input-derived data never meets unwrap() here: errors are typed. The few expect()s that
+// remain name an invariant the code itself guarantees.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod config;
 pub mod device;

@@ -25,6 +25,8 @@ struct Planned {
     begin: u64,
     end: u64,
     out_dims: Vec<usize>,
+    /// Elements per storage row (the last of `out_dims`; scalars are refused when planning).
+    row: usize,
     ggml: GgmlDType,
 }
 
@@ -59,8 +61,7 @@ const ROWS_CHUNK_BYTES: u64 = 4 << 20;
 impl Planned {
     /// Source bytes of one storage row (rows never share a quantization block).
     fn row_bytes_in(&self) -> u64 {
-        let row = *self.out_dims.last().expect("tensors have a dimension") as u64;
-        row * self.src_dtype.size_in_bytes() as u64
+        self.row as u64 * self.src_dtype.size_in_bytes() as u64
     }
 }
 
@@ -246,16 +247,17 @@ impl SafetensorsToGguf {
                     e.dtype
                 )));
             }
-            if e.shape.is_empty() {
-                return Err(bad(format!("tensor {name} is a scalar")));
-            }
             let (out_dims, ggml) = storage_plan(&name, &e.shape, self.dtype);
+            let Some(&row) = out_dims.last() else {
+                return Err(bad(format!("tensor {name} is a scalar")));
+            };
             plan.push(Planned {
                 name,
                 src_dtype,
                 begin: data_start + a,
                 end: data_start + b,
                 out_dims,
+                row,
                 ggml,
             });
         }
@@ -337,7 +339,7 @@ fn convert_rows(t: &Planned, raw: &[u8], rows: usize, out: &mut Vec<u8>) -> Resu
         out.extend_from_slice(raw);
         return Ok(());
     }
-    let row = *t.out_dims.last().expect("tensors have a dimension");
+    let row = t.row;
     let f = Tensor::from_raw_buffer(raw, t.src_dtype, &[rows, row], &Device::Cpu)?
         .to_dtype(DType::F32)?;
     match t.ggml {
