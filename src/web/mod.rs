@@ -15,6 +15,7 @@ mod model_panel;
 mod offline;
 mod score_views;
 mod search;
+mod speed_test;
 mod state;
 #[cfg(test)]
 mod test_dom;

@@ -252,6 +252,7 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                     )}
                 </p>
             })}
+            <super::speed_test::SpeedTest state=state/>
             <details class="cache">
                 <summary>{move || format!("Cached in this browser ({})", cached.get().len())}</summary>
                 <ul id="cache-list">

@@ -7,12 +7,14 @@ use std::rc::Rc;
 use js_sys::{ArrayBuffer, Uint8Array};
 use siglens_engine::{export as files, scores, Siglip, TextOptions};
 use siglens_protocol::{
-    ErrorKind, Event, ExportFormat, ExportKind, ItemResult, Output, Progress, Request, RequestId,
-    TextSettings, WorkerError,
+    BenchTiming, ErrorKind, Event, ExportFormat, ExportKind, ItemResult, Output, Progress, Request,
+    RequestId, TextSettings, WorkerError,
 };
 
 use crate::cache::{storage_estimate, ModelCache};
-use crate::runtime::{cancel, check_cancelled, forget_cancel, post, yield_now};
+use crate::runtime::{
+    cancel, check_cancelled, forget_cancel, post, precise_now_ms, wasm_memory_bytes, yield_now,
+};
 
 thread_local! {
     static MODEL: RefCell<Option<Rc<Siglip>>> = const { RefCell::new(None) };
@@ -131,6 +133,45 @@ async fn handle(
                 labels,
                 suggested_k,
                 silhouette_by_k,
+            })
+        }
+        Request::Bench {
+            image_batches,
+            texts,
+            warmup,
+            runs,
+        } => {
+            let model = current_model()?;
+            // Inputs a user can type: keep one run within minutes even on a phone.
+            if image_batches.len() > 4
+                || image_batches.iter().any(|&b| b > 64)
+                || texts > 64
+                || warmup + runs > 50
+            {
+                return Err(WorkerError::new(
+                    ErrorKind::BadInput,
+                    "speed test: at most 4 batch sizes of up to 64 images, 64 labels and 50 runs",
+                ));
+            }
+            let spec = siglens_engine::bench::BenchSpec {
+                image_batches,
+                texts,
+                warmup,
+                runs,
+            };
+            let report = siglens_engine::bench::run(&model, &spec, &|| precise_now_ms() / 1e3)
+                .map_err(engine_err(ErrorKind::Internal))?;
+            let wire = |t: siglens_engine::bench::Timing| BenchTiming {
+                n: t.n,
+                median_s: t.median_s,
+                min_s: t.min_s,
+                per_s: t.per_s,
+            };
+            Ok(Output::Bench {
+                images: report.images.into_iter().map(wire).collect(),
+                texts: report.texts.map(wire),
+                runs: report.runs,
+                wasm_memory_bytes: wasm_memory_bytes(),
             })
         }
         Request::Map { embeddings } => {

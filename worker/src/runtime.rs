@@ -79,6 +79,14 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// A finer clock for timing compute (`performance.now()`, sub-millisecond; `Date.now()`
+/// where a browser hides it).
+pub fn precise_now_ms() -> f64 {
+    scope()
+        .performance()
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
 /// Current size of this instance's linear memory (it only grows, so this is the peak).
 pub fn wasm_memory_bytes() -> u64 {
     wasm_bindgen::memory()

@@ -392,13 +392,7 @@ fn run(cli: Cli) -> Result<bool> {
             runs,
         } => {
             let m = model.load()?;
-            let spec = bench::BenchSpec {
-                images,
-                texts,
-                warmup,
-                runs,
-            };
-            println!("{}", bench::run(&m, &spec)?);
+            println!("{}", bench::run(&m, images, texts, warmup, runs)?);
             Ok(true)
         }
         Cmd::Info { model, json } => {

@@ -209,3 +209,8 @@ mod tests {
         assert!(DeviceSpec::Auto.open().is_ok());
     }
 }
+
+/// Threads the CPU kernels use (`RAYON_NUM_THREADS`, else every core): benchmarks report it.
+pub fn cpu_threads() -> usize {
+    candle_core::utils::get_num_threads()
+}

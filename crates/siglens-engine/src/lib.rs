@@ -10,6 +10,7 @@
 // remain name an invariant the code itself guarantees.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod config;
 pub mod device;
 pub mod error;

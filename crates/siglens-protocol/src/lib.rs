@@ -148,6 +148,13 @@ pub enum Request {
     Cancel {
         target: RequestId,
     },
+    /// Times the loaded model on random inputs (the speed test; `cargo xtask bench`).
+    Bench {
+        image_batches: Vec<usize>,
+        texts: usize,
+        warmup: usize,
+        runs: usize,
+    },
     ListCache,
     DeleteCache {
         key: String,
@@ -272,6 +279,16 @@ pub struct ModelInfo {
     pub uses_attention_mask: bool,
 }
 
+/// `n` items per timed call: median and fastest call in seconds, items per second at the
+/// median (the engine's `bench::Timing`, on the wire).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchTiming {
+    pub n: usize,
+    pub median_s: f64,
+    pub min_s: f64,
+    pub per_s: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedModel {
     pub key: String,
@@ -321,6 +338,12 @@ pub enum Output {
     },
     Map {
         coords: Vec<[f32; 2]>,
+    },
+    Bench {
+        images: Vec<BenchTiming>,
+        texts: Option<BenchTiming>,
+        runs: usize,
+        wasm_memory_bytes: u64,
     },
     File {
         filename: String,
