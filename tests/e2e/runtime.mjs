@@ -653,6 +653,28 @@ try {
     console.log(`     ${Object.keys(expected).length} kinds: ${Object.values(expected).filter((w) => w.error).length} clear errors, the rest embedded`);
   });
 
+  await check('the speed test times the loaded model per batch size and for labels; bad batch sizes are refused', async () => {
+    await openApp();
+    await loadModel(`models/${MODEL}`);
+    await page.click('details.speed summary');
+    await page.fill('#bench-batches', 'eight');
+    await page.click('#bench-run');
+    const err = await page.locator('details.speed .error').textContent();
+    assert(/"eight" is not a batch size/.test(err), `no clear error: ${err}`);
+    await page.fill('#bench-batches', '1, 3');
+    await page.fill('#bench-labels', '4');
+    await page.fill('#bench-runs', '3');
+    await page.click('#bench-run');
+    await page.waitForSelector('#bench-result tbody tr[data-kind="labels"]', { timeout: 60_000 });
+    const rows = await page.locator('#bench-result tbody tr').evaluateAll((trs) =>
+      trs.map((t) => [t.dataset.kind, Number(t.dataset.n), Number(t.dataset.medianS), Number(t.dataset.minS)]));
+    assert(JSON.stringify(rows.map((r) => r.slice(0, 2))) === JSON.stringify([['images', 1], ['images', 3], ['labels', 4]]),
+      `rows: ${JSON.stringify(rows)}`);
+    assert(rows.every(([, , med, min]) => med > 0 && min > 0 && min <= med), `timings: ${JSON.stringify(rows)}`);
+    // Three images take longer than one (the timings are of real work, not of messages).
+    assert(rows[1][2] > rows[0][2], `batch 3 (${rows[1][2]} s) not slower than batch 1 (${rows[0][2]} s)`);
+  });
+
   // Faults injected inside the engine worker (the browser cannot be made to run out of
   // quota on demand: Chromium 156 ignores CDP's quota override). Each patch lives only in
   // that worker; a page reload starts an unpatched one.

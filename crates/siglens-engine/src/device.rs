@@ -176,6 +176,11 @@ impl ComputeDType {
     }
 }
 
+/// Threads the CPU kernels use (`RAYON_NUM_THREADS`, else every core): benchmarks report it.
+pub fn cpu_threads() -> usize {
+    candle_core::utils::get_num_threads()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,9 +213,4 @@ mod tests {
     fn auto_opens_something() {
         assert!(DeviceSpec::Auto.open().is_ok());
     }
-}
-
-/// Threads the CPU kernels use (`RAYON_NUM_THREADS`, else every core): benchmarks report it.
-pub fn cpu_threads() -> usize {
-    candle_core::utils::get_num_threads()
 }

@@ -1,0 +1,407 @@
+//! Repository tasks. `cargo xtask bench` measures siglens against its peers in one run, on
+//! one machine, on the same random-weight SigLIP 2 base model, and appends the figures to
+//! BENCHMARKS.md (issue 5's benchmark):
+//!
+//! - browser (headless Chromium, the real app, engine worker): vision batch 1, a batch of
+//!   32, 10 labels, warm start from IndexedDB, wasm memory after loading;
+//! - native CLI, 2 threads: vision batch 1 and batch 8, 10 labels;
+//! - peers from `../shared/peer-bench`: onnxruntime-web int8/fp32 (1 and 2 threads),
+//!   onnxruntime native, PyTorch.
+//!
+//! Flags: `--quick` (3 runs instead of 10: a smoke run, not for BENCHMARKS.md),
+//! `--skip-peers` (reuse the peers' last results), `--no-append` (print only).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+const ANCHORS: &str = "/tmp/anchors";
+const MODEL_FILE: &str = "siglens-base-random-q8_0.gguf";
+
+struct Opts {
+    quick: bool,
+    skip_peers: bool,
+    append: bool,
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("bench") => bench(&Opts {
+            quick: args.iter().any(|a| a == "--quick"),
+            skip_peers: args.iter().any(|a| a == "--skip-peers"),
+            append: !args.iter().any(|a| a == "--no-append"),
+        }),
+        _ => bail!("usage: cargo xtask bench [--quick] [--skip-peers] [--no-append]"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repository")
+        .to_path_buf()
+}
+
+/// Runs `cmd`, its stderr passed through; returns stdout.
+fn run(cmd: &mut Command) -> Result<String> {
+    eprintln!("xtask: {cmd:?}");
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed ({})", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The last line of a command's stdout that parses as JSON.
+fn last_json(stdout: &str) -> Result<Value> {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .context("no JSON line in the output")
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::from_str(&s)?)
+}
+
+fn bench(o: &Opts) -> Result<()> {
+    let root = root();
+    let peer = root.join("../shared/peer-bench");
+    let anchors = Path::new(ANCHORS);
+    let model_dir = anchors.join("siglip2-base-random");
+    let python = anchors.join("venv/bin/python");
+    let runs = if o.quick { 3 } else { 10 };
+
+    // 1. Peers' environment and the shared model (skipped where already there).
+    run(Command::new("bash").arg(peer.join("setup.sh")))?;
+    if !model_dir.join("model.safetensors").exists() {
+        run(Command::new(&python)
+            .arg("make_random_siglip2.py")
+            .current_dir(&peer))?;
+    }
+    if !anchors.join("models/vision_int8_quint8.onnx").exists() {
+        run(Command::new(&python)
+            .arg("export_onnx.py")
+            .current_dir(&peer))?;
+    }
+    // Any tokenizer will do for speed (64 tokens whatever the ids); the fixture's Gemma-style one.
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        if !model_dir.join(f).exists() {
+            std::fs::copy(
+                root.join("tests/fixtures/tokenizer").join(f),
+                model_dir.join(f),
+            )?;
+        }
+    }
+
+    // 2. siglens: the CLI, the model as the app stores it (q8_0), the app.
+    run(Command::new("cargo")
+        .args(["build", "--release", "-p", "siglens-cli"])
+        .current_dir(&root))?;
+    let siglens = root.join("target/release/siglens");
+    let ours = anchors.join("siglens");
+    std::fs::create_dir_all(&ours)?;
+    let gguf = ours.join(MODEL_FILE);
+    if !gguf.exists() {
+        run(Command::new(&siglens)
+            .arg("quantize")
+            .arg("--model")
+            .arg(&model_dir)
+            .args(["--dtype", "q8_0", "--out"])
+            .arg(&gguf))?;
+    }
+    run(Command::new("bash")
+        .arg("scripts/setup.sh")
+        .current_dir(&root))?;
+    let path = format!(
+        "{}:{}",
+        root.join("node_modules/.bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(Command::new("trunk")
+        .args(["build", "--release", "--offline", "--skip-version-check"])
+        .env("PATH", &path)
+        .env("CARGO_TARGET_DIR", "target/wasm")
+        .current_dir(&root))?;
+
+    // 3. Native, 2 threads.
+    let native = |images: usize, batch: usize, texts: usize| -> Result<Value> {
+        let out = run(Command::new(&siglens)
+            .arg("bench")
+            .arg("--model")
+            .arg(&gguf)
+            .args([
+                "--images",
+                &images.to_string(),
+                "--batch-size",
+                &batch.to_string(),
+            ])
+            .args([
+                "--texts",
+                &texts.to_string(),
+                "--warmup",
+                "2",
+                "--runs",
+                &runs.to_string(),
+            ])
+            .env("RAYON_NUM_THREADS", "2"))?;
+        last_json(&out)
+    };
+    let native_b1 = native(1, 1, 0)?;
+    let native_b8 = native(8, 8, 0)?;
+    let native_text = native(0, 8, 10)?;
+
+    // 4. Browser, through the app.
+    let browser = last_json(&run(Command::new("node")
+        .arg("tools/bench-browser.mjs")
+        .arg("dist")
+        .arg(&ours)
+        .arg(MODEL_FILE)
+        .env("PATH", &path)
+        .env("RUNS", runs.to_string())
+        .env("B_RUNS", runs.to_string())
+        .current_dir(&root))?)?;
+
+    // 5. Peers, same run.
+    if !o.skip_peers {
+        run(Command::new("bash")
+            .arg(peer.join("run.sh"))
+            .args(["torch", "ort", "web"]))?;
+    }
+    let results = anchors.join("results");
+    let torch = read_json(&results.join("torch_cpu.json"))?;
+    let ort = read_json(&results.join("ort_cpu.json"))?;
+    let web = read_json(&results.join("ort_web.json"))?;
+
+    let all = json!({
+        "native": {"b1": native_b1, "b8": native_b8, "text": native_text},
+        "browser": browser, "torch": torch, "ort": ort, "ort_web": web,
+    });
+    let stamp = run(Command::new("date").args(["-u", "+%Y-%m-%dT%H%MZ"]))?;
+    let raw = root.join(format!("target/bench/{}.json", stamp.trim()));
+    std::fs::create_dir_all(raw.parent().expect("has a parent"))?;
+    std::fs::write(&raw, serde_json::to_string_pretty(&all)?)?;
+
+    let md = report(&all, o, &root, stamp.trim())?;
+    println!("{md}");
+    if o.append && !o.quick {
+        let p = root.join("BENCHMARKS.md");
+        let mut text = std::fs::read_to_string(&p)?;
+        text.push('\n');
+        text.push_str(&md);
+        std::fs::write(&p, text)?;
+        eprintln!(
+            "xtask: appended to BENCHMARKS.md; raw figures in {}",
+            raw.display()
+        );
+    }
+    Ok(())
+}
+
+fn f(v: &Value, path: &[&str]) -> Option<f64> {
+    path.iter().try_fold(v, |v, k| v.get(*k))?.as_f64()
+}
+
+/// onnxruntime-web's median ms for `model` at `threads`.
+fn web_ms(web: &Value, model: &str, threads: u64) -> Option<f64> {
+    web["results"].as_array()?.iter().find_map(|r| {
+        (r["model"] == model && r["threads"].as_u64() == Some(threads))
+            .then(|| f(r, &["timing", "median_ms"]))
+            .flatten()
+    })
+}
+
+struct Line {
+    what: &'static str,
+    ours: Option<f64>,
+    peer_name: &'static str,
+    peer: Option<f64>,
+    /// `Some((bar, lower_is_better))` on ours / peer.
+    target: Option<(f64, bool)>,
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.1}"))
+}
+
+fn report(a: &Value, o: &Opts, root: &Path, stamp: &str) -> Result<String> {
+    let b = &a["browser"];
+    let ms = |v: Option<f64>| v.map(|s| s * 1e3);
+    let batch = f(b, &["vision_batch", "n"]).unwrap_or(32.0);
+    let web_int8 = "vision_int8_quint8.onnx";
+    let per_s = |ms: Option<f64>| ms.map(|m| 1e3 / m);
+    let lines = [
+        Line {
+            what: "browser vision, batch 1, 1 core (ms)",
+            ours: ms(f(b, &["vision_b1", "median_s"])),
+            peer_name: "onnxruntime-web int8, 1 thread",
+            peer: web_ms(&a["ort_web"], web_int8, 1),
+            target: Some((0.8, true)),
+        },
+        Line {
+            what: "browser throughput, batch of 32, all cores (images/s)",
+            ours: f(b, &["vision_batch", "median_s"]).map(|s| batch / s),
+            peer_name: "onnxruntime-web int8, 2 threads (1 / batch-1 latency)",
+            peer: per_s(web_ms(&a["ort_web"], web_int8, 2)),
+            target: Some((1.25, false)),
+        },
+        Line {
+            what: "native vision, batch 1, 2 threads (ms)",
+            ours: ms(f(&a["native"]["b1"], &["images", "median_s"])),
+            peer_name: "onnxruntime int8 (quint8), 2 threads",
+            peer: f(&a["ort"], &["results", web_int8, "threads_2", "median_ms"]),
+            target: Some((1.0, true)),
+        },
+        Line {
+            what: "native vision, batch 8, 2 threads (ms per image)",
+            ours: ms(f(&a["native"]["b8"], &["images", "median_s"])).map(|m| m / 8.0),
+            peer_name: "PyTorch fp32, batch 8, 2 threads",
+            peer: f(
+                &a["torch"],
+                &["model", "threads_2", "image_b8", "per_image_median_ms"],
+            ),
+            target: None,
+        },
+        Line {
+            what: "browser text, 10 labels, 1 core (ms per label)",
+            ours: ms(f(b, &["text", "median_s"])).map(|m| m / 10.0),
+            peer_name: "PyTorch fp32, 10 x 64 tokens, 1 thread",
+            peer: f(
+                &a["torch"],
+                &["model", "threads_1", "text_n10_len64", "per_seq_median_ms"],
+            ),
+            target: Some((1.0, true)),
+        },
+        Line {
+            what: "native text, 10 labels, 2 threads (ms per label)",
+            ours: ms(f(&a["native"]["text"], &["texts", "median_s"])).map(|m| m / 10.0),
+            peer_name: "PyTorch fp32, 10 x 64 tokens, 2 threads",
+            peer: f(
+                &a["torch"],
+                &["model", "threads_2", "text_n10_len64", "per_seq_median_ms"],
+            ),
+            target: Some((1.0, true)),
+        },
+    ];
+    let commit = run(Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root))?;
+    let dirty = !run(Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(root))?
+    .trim()
+    .is_empty();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut md = format!(
+        "### `cargo xtask bench`, {stamp}, commit {}{}\n\n\
+         Machine: {cores} cores \"{cpu}\", {}; SigLIP 2 base architecture, random weights \
+         (seed 0, `../shared/peer-bench`), siglens on `{MODEL_FILE}` (q8_0 storage). \
+         Medians of {} runs after warm-up; peers measured in the same run.{}\n\n\
+         | measure | siglens | peer | peer figure | siglens / peer | target | met |\n\
+         |---|---|---|---|---|---|---|\n",
+        commit.trim(),
+        if dirty {
+            " (+ uncommitted changes)"
+        } else {
+            ""
+        },
+        a["browser"]["chromium"]
+            .as_str()
+            .map_or("Chromium".into(), |v| format!("headless Chromium {v}")),
+        if o.quick { 3 } else { 10 },
+        if o.skip_peers {
+            " (Peers: previous results reused, --skip-peers.)"
+        } else {
+            ""
+        },
+    );
+    for l in &lines {
+        let ratio = l.ours.zip(l.peer).map(|(a, b)| a / b);
+        let (target, met) = match (l.target, ratio) {
+            (Some((bar, lower)), Some(r)) => (
+                format!("{} {bar}x", if lower { "<=" } else { ">=" }),
+                if (lower && r <= bar) || (!lower && r >= bar) {
+                    "yes"
+                } else {
+                    "**no**"
+                }
+                .to_string(),
+            ),
+            (Some((bar, lower)), None) => (
+                format!("{} {bar}x", if lower { "<=" } else { ">=" }),
+                "n/a".into(),
+            ),
+            (None, _) => ("-".into(), "-".into()),
+        };
+        md += &format!(
+            "| {} | {} | {} | {} | {} | {target} | {met} |\n",
+            l.what,
+            cell(l.ours),
+            l.peer_name,
+            cell(l.peer),
+            ratio.map_or("n/a".into(), |r| format!("{r:.2}x")),
+        );
+    }
+    let warm = f(b, &["warm_start_ms"]);
+    let weights = f(b, &["weights_bytes"]);
+    let peak = f(b, &["cold", "wasm_bytes"]);
+    md += &format!(
+        "| warm start from IndexedDB to ready (ms) | {} | - | - | - | <= 1000 ms | {} |\n",
+        cell(warm),
+        warm.map_or("n/a", |w| if w <= 1000.0 { "yes" } else { "**no**" }),
+    );
+    let x = peak.zip(weights).map(|(p, w)| p / w);
+    md += &format!(
+        "| peak wasm memory while loading / resident weights | {} ({} MB / {} MB) | - | - | - | <= 1.3x | {} |\n",
+        x.map_or("n/a".into(), |x| format!("{x:.2}x")),
+        cell(peak.map(|p| p / 1e6)),
+        cell(weights.map(|w| w / 1e6)),
+        x.map_or("n/a", |x| if x <= 1.3 { "yes" } else { "**no**" }),
+    );
+    let ctx = [
+        (
+            "onnxruntime-web fp32, 1 thread (ms)",
+            web_ms(&a["ort_web"], "vision_fp32.onnx", 1),
+        ),
+        (
+            "onnxruntime-web fp32, 2 threads (ms)",
+            web_ms(&a["ort_web"], "vision_fp32.onnx", 2),
+        ),
+        (
+            "onnxruntime-web int8, 2 threads (ms)",
+            web_ms(&a["ort_web"], web_int8, 2),
+        ),
+        (
+            "PyTorch fp32 batch 1, 2 threads (ms)",
+            f(
+                &a["torch"],
+                &["model", "threads_2", "image_b1", "median_ms"],
+            ),
+        ),
+        ("siglens browser cold load (ms)", f(b, &["cold", "ms"])),
+    ];
+    md += "\nFor context, same run: ";
+    md += &ctx
+        .iter()
+        .map(|(k, v)| format!("{k} {}", cell(*v)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    md += ".\n";
+    Ok(md)
+}
