@@ -167,6 +167,7 @@ fn bench(o: &Opts) -> Result<()> {
         .arg(MODEL_FILE)
         .env("PATH", &path)
         .env("RUNS", runs.to_string())
+        .env("WARM_RUNS", if o.quick { "2" } else { "5" })
         .env("B_RUNS", runs.to_string())
         .current_dir(&root))?)?;
 
@@ -177,9 +178,16 @@ fn bench(o: &Opts) -> Result<()> {
             .args(["torch", "ort", "web"]))?;
     }
     let results = anchors.join("results");
-    let torch = read_json(&results.join("torch_cpu.json"))?;
-    let ort = read_json(&results.join("ort_cpu.json"))?;
-    let web = read_json(&results.join("ort_web.json"))?;
+    // With --skip-peers a peer never measured here is reported as n/a.
+    let peer_result = |name: &str| -> Result<Value> {
+        match read_json(&results.join(name)) {
+            Err(e) if !o.skip_peers => Err(e),
+            r => Ok(r.unwrap_or(Value::Null)),
+        }
+    };
+    let torch = peer_result("torch_cpu.json")?;
+    let ort = peer_result("ort_cpu.json")?;
+    let web = peer_result("ort_web.json")?;
 
     let all = json!({
         "native": {"b1": native_b1, "b8": native_b8, "text": native_text},
