@@ -21,7 +21,7 @@ const WORKER_WASM: &str = "worker_bg.wasm";
 /// blob worker inherits the page's Content-Security-Policy (a worker fetched by URL gets
 /// only its own response headers, which a static host cannot set), so the page's
 /// `connect-src` binds the engine's downloads too.
-fn spawn_worker() -> Result<Worker, JsValue> {
+fn spawn_worker(name: &str) -> Result<Worker, JsValue> {
     let base = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.base_uri().ok().flatten())
@@ -39,7 +39,10 @@ fn spawn_worker() -> Result<Worker, JsValue> {
     let blob =
         web_sys::Blob::new_with_str_sequence_and_options(&js_sys::Array::of1(&src.into()), &opts)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob)?;
-    let worker = Worker::new(&url);
+    // Named, so the browser's task manager (and the tests) can tell the engines apart.
+    let opts = web_sys::WorkerOptions::new();
+    opts.set_name(name);
+    let worker = Worker::new_with_options(&url, &opts);
     // The worker holds its script from construction on.
     let _ = web_sys::Url::revoke_object_url(&url);
     worker
@@ -62,6 +65,7 @@ pub enum WorkerStatus {
 type Callback = Box<dyn FnMut(Reply)>;
 
 struct Inner {
+    name: String,
     worker: Option<Worker>,
     next_id: RequestId,
     pending: HashMap<RequestId, Callback>,
@@ -76,9 +80,15 @@ pub struct WorkerClient {
 }
 
 impl WorkerClient {
+    /// The main engine: everything (model loading, texts, analysis) and a share of images.
     pub fn new(on_status: impl Fn(WorkerStatus) + 'static) -> Self {
+        Self::named("siglens-engine", on_status)
+    }
+
+    pub fn named(name: &str, on_status: impl Fn(WorkerStatus) + 'static) -> Self {
         let client = Self {
             inner: Rc::new(RefCell::new(Inner {
+                name: name.to_string(),
                 worker: None,
                 next_id: 1,
                 pending: HashMap::new(),
@@ -97,7 +107,8 @@ impl WorkerClient {
 
     fn start(&self) {
         self.status(WorkerStatus::Starting);
-        let worker = match spawn_worker() {
+        let name = self.inner.borrow().name.clone();
+        let worker = match spawn_worker(&name) {
             Ok(w) => w,
             Err(e) => {
                 self.status(WorkerStatus::Crashed(format!(
@@ -212,6 +223,14 @@ impl WorkerClient {
 
     pub fn cancel(&self, target: RequestId) {
         self.request(Request::Cancel { target }, Vec::new(), |_| {});
+    }
+
+    /// Terminates the worker for good; pending requests fail.
+    pub fn stop(&self) {
+        if let Some(w) = self.inner.borrow_mut().worker.take() {
+            w.terminate();
+        }
+        self.crashed("the engine was stopped".into());
     }
 
     /// Terminates the worker (if any) and starts a fresh one; pending requests fail.

@@ -13,6 +13,7 @@ mod images;
 mod map;
 mod model_panel;
 mod offline;
+mod pool;
 mod score_views;
 mod search;
 mod speed_test;
@@ -34,6 +35,13 @@ pub fn main() {
 fn App() -> impl IntoView {
     let state = AppState::new();
     let offline = offline::OfflineState::start(state);
+    // No model in the main engine (crashed, restarted, loading another): the image workers'
+    // copies are stale.
+    Effect::new(move |_| {
+        if state.model.get().is_none() {
+            state.stop_image_workers();
+        }
+    });
     view! {
         <header class="top">
             <h1>"siglens"</h1>

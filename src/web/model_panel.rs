@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 use siglens_protocol::{
-    CachedModel, ModelSource, Output, Phase, Progress, Request, HF_DEFAULT_REPO, HF_ENDPOINT,
+    CachedModel, ModelInfo, ModelSource, Output, Phase, Progress, Request, HF_DEFAULT_REPO,
+    HF_ENDPOINT,
 };
 
 use super::client::{Reply, WorkerStatus};
@@ -35,6 +36,25 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::Store => "storing in the browser cache",
         Phase::Load => "building the model",
     }
+}
+
+fn page_base() -> Option<String> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.base_uri().ok().flatten())
+}
+
+/// Extra image workers read the model from the browser cache; where it could not be
+/// stored (no IndexedDB, quota) they would download it again, so none are started.
+fn start_image_workers_if_cached(state: AppState, info: &ModelInfo, source: ModelSource) {
+    let (key, bytes) = (info.key.clone(), info.wasm_memory_bytes);
+    state.request(Request::ListCache, Vec::new(), move |r| {
+        if let Reply::Done(Output::Cache { models, .. }) = r {
+            if models.iter().any(|m| m.key == key) {
+                state.start_image_workers(source.clone(), page_base(), bytes);
+            }
+        }
+    });
 }
 
 /// Asks the browser not to evict our cache under storage pressure (window-only API).
@@ -92,12 +112,13 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                 url: url.get_untracked().trim().to_string(),
             }
         };
+        // The image workers get the source as given (its cache key), not the resolved URL.
+        let given = source.clone();
         state.request(
             Request::LoadModel {
                 source,
-                base: web_sys::window()
-                    .and_then(|w| w.document())
-                    .and_then(|d| d.base_uri().ok().flatten()),
+                base: page_base(),
+                vision_only: false,
             },
             Vec::new(),
             move |r| match r {
@@ -124,6 +145,7 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                 Reply::Done(Output::Loaded { info }) => {
                     loading.set(false);
                     progress.set(None);
+                    start_image_workers_if_cached(state, &info, given.clone());
                     state.model.set(Some(info));
                     refresh_cache();
                     // Images dropped before the model was ready.
@@ -251,6 +273,14 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                         m.load_ms, mb(m.file_bytes as f64), mb(m.model_bytes as f64), mb(m.wasm_memory_bytes as f64),
                     )}
                 </p>
+            })}
+            {move || (state.image_workers_ready.get() > 0).then(|| {
+                let n = state.image_workers_ready.get();
+                view! {
+                    <p id="image-workers" class="muted" data-ready=n.to_string()>
+                        {format!("Images are shared with {n} more engine{} on this device's other cores.", if n == 1 { "" } else { "s" })}
+                    </p>
+                }
             })}
             <super::speed_test::SpeedTest state=state/>
             <details class="cache">

@@ -28,6 +28,17 @@ pub struct ImageItem {
     pub state: ImageState,
 }
 
+/// `items` in `k` contiguous slices whose lengths differ by at most one (no empty slice).
+pub fn split_even<T>(items: Vec<T>, k: usize) -> Vec<Vec<T>> {
+    let k = k.clamp(1, items.len().max(1));
+    let (base, extra) = (items.len() / k, items.len() % k);
+    let mut it = items.into_iter();
+    (0..k)
+        .map(|i| it.by_ref().take(base + usize::from(i < extra)).collect())
+        .filter(|s: &Vec<T>| !s.is_empty())
+        .collect()
+}
+
 /// What a running request is, so the UI can say so and offer to cancel it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Busy {
@@ -48,8 +59,16 @@ pub struct AppState {
     pub busy: RwSignal<Option<Busy>>,
     /// Cluster of each image id from the last clustering (colours the map).
     pub cluster_of: RwSignal<HashMap<u32, usize>>,
-    /// Cancel pressed before the worker request was sent (files still being read).
+    /// Cancel pressed for the running batch: requests not sent yet are cancelled on sending.
     cancel_pending: StoredValue<bool>,
+    /// Vision-only engines sharing image batches (`pool.rs`), and how many are ready.
+    pub image_workers: StoredValue<Vec<super::pool::ImageWorker>, LocalStorage>,
+    pub image_workers_ready: RwSignal<usize>,
+    pub next_worker_serial: StoredValue<u32>,
+    /// The running batch's requests (engine, id) and how many slices are still out.
+    running: StoredValue<Vec<(WorkerClient, RequestId)>, LocalStorage>,
+    outstanding: StoredValue<usize>,
+    batch_error: StoredValue<Option<siglens_protocol::WorkerError>, LocalStorage>,
 }
 
 impl AppState {
@@ -74,6 +93,12 @@ impl AppState {
             busy: RwSignal::new(None),
             cluster_of: RwSignal::new(HashMap::new()),
             cancel_pending: StoredValue::new(false),
+            image_workers: StoredValue::new_local(Vec::new()),
+            image_workers_ready: RwSignal::new(0),
+            next_worker_serial: StoredValue::new(1),
+            running: StoredValue::new_local(Vec::new()),
+            outstanding: StoredValue::new(0),
+            batch_error: StoredValue::new_local(None),
         }
     }
 
@@ -88,12 +113,15 @@ impl AppState {
         });
     }
 
-    /// Cancels the running batch (now, or as soon as its request is sent).
+    /// Cancels the running batch: every request sent, and each one still being prepared
+    /// as soon as it is sent.
     pub fn cancel_busy(&self) {
-        match self.busy.get_untracked() {
-            Some(b) if b.id != 0 => self.client.with_value(|c| c.cancel(b.id)),
-            Some(_) => self.cancel_pending.set_value(true),
-            None => {}
+        if self.busy.get_untracked().is_none() {
+            return;
+        }
+        self.cancel_pending.set_value(true);
+        for (engine, id) in self.running.get_value() {
+            engine.cancel(id);
         }
     }
 
@@ -164,8 +192,9 @@ impl AppState {
         });
     }
 
-    /// Embeds every queued image in one request; results arrive one by one, so a cancel or
-    /// a crash keeps the finished ones.
+    /// Embeds every queued image, shared between the main engine and the ready image
+    /// workers (contiguous slices, one request each). Results arrive one by one, so a
+    /// cancel or a crash keeps the finished ones; unfinished images go back to the queue.
     pub fn embed_queued(&self) {
         if self.model.get_untracked().is_none() || self.busy.get_untracked().is_some() {
             return;
@@ -183,70 +212,82 @@ impl AppState {
         for (id, _) in &queued {
             self.set_image(*id, ImageState::Working);
         }
-        let me = *self;
-        // Placeholder id until the request is sent; blocks a second batch meanwhile.
+        let mut engines = vec![(self.client.get_value(), true)];
+        engines.extend(self.ready_image_workers().into_iter().map(|c| (c, false)));
+        let slices = split_even(queued, engines.len());
+        let n: usize = slices.iter().map(Vec::len).sum();
+        let on = if slices.len() > 1 {
+            format!(" on {} engines", slices.len())
+        } else {
+            String::new()
+        };
         self.busy.set(Some(Busy {
             id: 0,
-            what: format!("embedding {} images", queued.len()),
+            what: format!("embedding {n} images{on}"),
         }));
-        wasm_bindgen_futures::spawn_local(async move {
-            let mut buffers = Vec::with_capacity(queued.len());
-            let mut ids = Vec::with_capacity(queued.len());
-            let mut names = Vec::with_capacity(queued.len());
-            for (id, name) in queued {
-                let file = me.files.with_value(|m| m.get(&id).cloned());
-                let read = match file {
-                    Some(f) => wasm_bindgen_futures::JsFuture::from(f.array_buffer())
-                        .await
-                        .map_err(|e| format!("could not read the file: {e:?}")),
-                    None => Err("the file is gone".into()),
-                };
-                match read {
-                    Ok(b) => {
-                        buffers.push(b.unchecked_into());
-                        ids.push(id);
-                        names.push(name);
-                    }
-                    Err(e) => me.set_image(id, ImageState::Failed(e)),
-                }
-            }
-            let n = ids.len();
-            let ids2 = ids.clone();
-            let req = me.request(
-                Request::EmbedImages { names },
-                buffers,
-                move |reply| match reply {
-                    Reply::Progress(Progress::Image { index, result }) => {
-                        if let Some(&id) = ids2.get(index) {
-                            me.set_image(
-                                id,
-                                match result {
-                                    ItemResult::Ok { embedding } => ImageState::Embedded(embedding),
-                                    ItemResult::Error { message } => ImageState::Failed(message),
-                                },
-                            );
-                        }
-                    }
-                    Reply::Progress(_) => {}
-                    Reply::Done(_) => me.finish_embedding(&ids2, None),
-                    Reply::Failed(e) => me.finish_embedding(&ids2, Some(e)),
-                },
+        self.cancel_pending.set_value(false);
+        self.running.set_value(Vec::new());
+        self.batch_error.set_value(None);
+        self.outstanding.set_value(slices.len());
+        for ((engine, main), slice) in engines.into_iter().zip(slices) {
+            let me = *self;
+            wasm_bindgen_futures::spawn_local(
+                async move { me.send_slice(engine, main, slice).await },
             );
-            // A synchronous failure may already have cleared `busy`.
-            if me.busy.get_untracked().is_some_and(|b| b.id == 0) {
-                me.busy.set(Some(Busy {
-                    id: req,
-                    what: format!("embedding {n} images"),
-                }));
-            }
-            if me.cancel_pending.get_value() {
-                me.cancel_pending.set_value(false);
-                me.client.with_value(|c| c.cancel(req));
-            }
-        });
+        }
     }
 
-    fn finish_embedding(&self, ids: &[u32], error: Option<siglens_protocol::WorkerError>) {
+    /// Reads one slice's files and sends them to `engine`.
+    async fn send_slice(self, engine: WorkerClient, main: bool, slice: Vec<(u32, String)>) {
+        let mut buffers = Vec::with_capacity(slice.len());
+        let mut ids = Vec::with_capacity(slice.len());
+        let mut names = Vec::with_capacity(slice.len());
+        for (id, name) in slice {
+            let file = self.files.with_value(|m| m.get(&id).cloned());
+            let read = match file {
+                Some(f) => wasm_bindgen_futures::JsFuture::from(f.array_buffer())
+                    .await
+                    .map_err(|e| format!("could not read the file: {e:?}")),
+                None => Err("the file is gone".into()),
+            };
+            match read {
+                Ok(b) => {
+                    buffers.push(b.unchecked_into());
+                    ids.push(id);
+                    names.push(name);
+                }
+                Err(e) => self.set_image(id, ImageState::Failed(e)),
+            }
+        }
+        let me = self;
+        let ids2 = ids.clone();
+        let req = engine.request(
+            Request::EmbedImages { names },
+            buffers,
+            move |reply| match reply {
+                Reply::Progress(Progress::Image { index, result }) => {
+                    if let Some(&id) = ids2.get(index) {
+                        me.set_image(
+                            id,
+                            match result {
+                                ItemResult::Ok { embedding } => ImageState::Embedded(embedding),
+                                ItemResult::Error { message } => ImageState::Failed(message),
+                            },
+                        );
+                    }
+                }
+                Reply::Progress(_) => {}
+                Reply::Done(_) => me.slice_done(&ids2, main, None),
+                Reply::Failed(e) => me.slice_done(&ids2, main, Some(e)),
+            },
+        );
+        self.running.update_value(|r| r.push((engine.clone(), req)));
+        if self.cancel_pending.get_value() {
+            engine.cancel(req);
+        }
+    }
+
+    fn slice_done(&self, ids: &[u32], main: bool, error: Option<siglens_protocol::WorkerError>) {
         // Whatever did not finish goes back to the queue.
         self.images.update(|v| {
             for x in v.iter_mut().filter(|x| ids.contains(&x.id)) {
@@ -255,12 +296,30 @@ impl AppState {
                 }
             }
         });
+        // An image worker failing only loses its share for now: the next round gives it to
+        // the engines left. The main engine failing, or a cancel, stops the batch.
+        if let Some(e) = error.filter(|e| main || e.kind == ErrorKind::Cancelled) {
+            self.batch_error.update_value(|b| {
+                b.get_or_insert(e);
+            });
+        }
+        let left = self.outstanding.get_value().saturating_sub(1);
+        self.outstanding.set_value(left);
+        if left > 0 {
+            return;
+        }
         self.busy.set(None);
-        match error {
-            Some(e) if e.kind == ErrorKind::Cancelled => {
+        self.running.set_value(Vec::new());
+        let cancelled = self.cancel_pending.get_value();
+        self.cancel_pending.set_value(false);
+        match self.batch_error.get_value() {
+            Some(e) if e.kind == ErrorKind::Cancelled || cancelled => {
                 self.notice("embedding cancelled; the images not done yet stay queued")
             }
             Some(e) => self.notice(format!("embedding stopped: {e}")),
+            None if cancelled => {
+                self.notice("embedding cancelled; the images not done yet stay queued")
+            }
             None => self.embed_queued(),
         }
     }

@@ -130,6 +130,14 @@ async function cachedKeys() {
   }));
 }
 
+/// The main engine worker (named by the page; the extra image workers have other names).
+async function mainEngine() {
+  for (const w of page.workers()) {
+    if (await w.evaluate(() => self.name).catch(() => null) === 'siglens-engine') return w;
+  }
+  throw new Error('no main engine worker');
+}
+
 async function addImages(paths) {
   await page.setInputFiles('#image-input', paths);
 }
@@ -179,6 +187,8 @@ try {
 
   await check('results equal the native CLI within 1e-5; a bad file fails alone', async () => {
     await loadModel(`models/${MODEL}`);
+    // With a spare core the batch is shared with an image worker: its results are checked too.
+    if (await page.evaluate(() => navigator.hardwareConcurrency) > 1) await page.waitForSelector('#image-workers');
     await addImages([...IMAGES.map((f) => join(fixtures, f)), broken]);
     await waitEmbedded();
     const bad = page.locator('#gallery li[data-name="broken.jpg"]');
@@ -555,8 +565,7 @@ try {
     await openApp();
     await loadModel(`models/${MODEL}`);
     // What the worker's panic hook posts, sent from inside the worker.
-    const worker = page.workers()[0];
-    assert(worker, 'no worker');
+    const worker = await mainEngine();
     await worker.evaluate(() => postMessage({ msg: { type: 'panicked', message: 'test panic' }, buffers: [] }));
     await page.waitForSelector('#restart-worker', { timeout: 10_000 });
     const status = await page.locator('#worker-status').textContent();
@@ -568,7 +577,7 @@ try {
     const again = await loadModel(`models/${MODEL}`);
     assert(again.fromCache, 'the fresh worker starts from the cache');
     // An uncaught error in the worker (what an out-of-memory trap looks like).
-    await page.workers().at(-1).evaluate(() => setTimeout(() => { throw new Error('boom'); }));
+    await (await mainEngine()).evaluate(() => setTimeout(() => { throw new Error('boom'); }));
     await page.waitForSelector('#restart-worker', { timeout: 10_000 });
     await page.click('#restart-worker');
     await page.waitForFunction(
@@ -601,9 +610,9 @@ try {
       const downloads = (await statsNow()).byPath[path] - before;
       const fromCache = await Promise.all([page, page2].map((p) =>
         p.locator('#model-ready').getAttribute('data-from-cache')));
-      assert(downloads === 1, `${downloads} downloads for two tabs`);
-      assert(fromCache.filter((c) => c === 'true').length === 1, `from cache: ${fromCache}`);
       const waited = await Promise.all([page, page2].map((p) => p.locator('#notices').textContent()));
+      assert(downloads === 1, `${downloads} downloads for two tabs (from cache: ${fromCache}; notices: ${waited})`);
+      assert(fromCache.filter((c) => c === 'true').length === 1, `from cache: ${fromCache}`);
       assert(waited.some((t) => /another tab is loading this model/.test(t)), `no waiting notice: ${waited}`);
     } finally {
       await page2.close();
@@ -621,7 +630,7 @@ try {
     await addImages(many);
     await page.waitForFunction(() => document.querySelectorAll('#gallery li[data-state="embedded"]').length >= 5);
     // An uncaught error inside the engine (what an out-of-memory trap looks like).
-    await page.workers().at(-1).evaluate(() => setTimeout(() => { throw new Error('boom mid-batch'); }));
+    await (await mainEngine()).evaluate(() => setTimeout(() => { throw new Error('boom mid-batch'); }));
     await page.waitForSelector('#restart-worker', { timeout: 10_000 });
     const done = await page.locator('#gallery li[data-state="embedded"]').evaluateAll((ls) => ls.map((l) => l.dataset.name));
     assert(done.length >= 5 && done.length < 40, `embedded before the crash: ${done.length}`);
@@ -655,6 +664,69 @@ try {
     console.log(`     ${Object.keys(expected).length} kinds: ${Object.values(expected).filter((w) => w.error).length} clear errors, the rest embedded`);
   });
 
+  await check('extra image workers share a batch (results equal the CLI); one dying mid-batch loses nothing', async () => {
+    // A 4-core device (3 extra workers), whatever this machine has.
+    const p2 = await context.newPage();
+    try {
+      await p2.addInitScript(() => Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => 4 }));
+      const fetched = async () => (await statsNow()).byPath[`/models/${MODEL}`] || 0;
+      const before = await fetched();
+      await p2.goto(base, { waitUntil: 'load' });
+      await p2.waitForFunction(
+        () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'), null, { timeout: 60_000 });
+      await p2.check('#source-gguf');
+      await p2.fill('#model-url', `models/${MODEL}`);
+      await p2.click('#load-model');
+      await p2.waitForSelector('#image-workers[data-ready="3"]', { timeout: 60_000 });
+      const names = await Promise.all(p2.workers().map((w) => w.evaluate(() => self.name)));
+      assert(names.filter((n) => n.startsWith('siglens-images-')).length === 3, `workers: ${names}`);
+      // Every engine read the cached copy: no download, no second cache entry.
+      assert(await fetched() === before, `the image workers downloaded the model (${await fetched() - before} times)`);
+      const keys = await cachedKeys();
+      assert(keys.manifests.every((k) => !(k.startsWith('gguf:') && k.includes('://'))), `an entry under a resolved URL: ${keys.manifests}`);
+      // 24 images: 6 per engine.
+      const files = Array.from({ length: 24 }, (_, i) => {
+        const p = join(work, `pool-${String(i).padStart(2, '0')}-${IMAGES[i % IMAGES.length]}`);
+        copyFileSync(join(fixtures, IMAGES[i % IMAGES.length]), p);
+        return p;
+      });
+      await p2.setInputFiles('#image-input', files);
+      await p2.waitForSelector('p.busy', { timeout: 10_000 });
+      const busy = await p2.locator('p.busy').textContent();
+      assert(/embedding 24 images on 4 engines/.test(busy), `not shared: ${busy}`);
+      await p2.waitForFunction(() => document.querySelectorAll('#gallery li[data-state="embedded"]').length === 24, null, { timeout: 120_000 });
+      const [download] = await Promise.all([p2.waitForEvent('download'), p2.click('#export-json')]);
+      const exported = JSON.parse(readFileSync(await download.path(), 'utf8'));
+      const nativeEmb = cli(['embed', '--model', modelFile, ...IMAGES.flatMap((f) => ['--image', join(fixtures, f)])]);
+      const want = Object.fromEntries(nativeEmb.images.map((n) => [n.image.split('/').pop(), n.embedding]));
+      let worst = 0;
+      for (const x of exported.images) {
+        const ref = want[x.image.replace(/^pool-\d\d-/, '')];
+        x.embedding.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ref[i])); });
+      }
+      console.log(`     24 images on 4 engines: max |browser - native| = ${worst.toExponential(2)}`);
+      assert(exported.images.length === 24 && worst <= 1e-5, `pool results differ by ${worst}`);
+
+      // An image worker dies mid-batch: its unfinished images go to the engines left.
+      const more = Array.from({ length: 60 }, (_, i) => {
+        const p = join(work, `pool2-${String(i).padStart(2, '0')}.png`);
+        copyFileSync(join(fixtures, 'astronaut.png'), p);
+        return p;
+      });
+      await p2.setInputFiles('#image-input', more);
+      await p2.waitForFunction(() => document.querySelectorAll('#gallery li[data-state="embedded"]').length >= 28);
+      const helper = (await Promise.all(p2.workers().map(async (w) => [w, await w.evaluate(() => self.name)])))
+        .find(([, n]) => n.startsWith('siglens-images-'))[0];
+      await helper.evaluate(() => setTimeout(() => { throw new Error('boom in an image worker'); }));
+      await p2.waitForFunction(() => document.querySelectorAll('#gallery li[data-state="embedded"]').length === 84, null, { timeout: 120_000 });
+      const notices = await p2.locator('#notices').textContent();
+      assert(/an image worker stopped/.test(notices), `no notice: ${notices}`);
+      assert(await p2.locator('#image-workers[data-ready="2"]').count() === 1, 'the dead worker is still counted');
+    } finally {
+      await p2.close();
+    }
+  });
+
   await check('the speed test times the loaded model per batch size and for labels; bad batch sizes are refused', async () => {
     await openApp();
     await loadModel(`models/${MODEL}`);
@@ -680,12 +752,12 @@ try {
   // Faults injected inside the engine worker (the browser cannot be made to run out of
   // quota on demand: Chromium 156 ignores CDP's quota override). Each patch lives only in
   // that worker; a page reload starts an unpatched one.
-  const engine = () => page.workers().at(-1);
+  const engine = mainEngine;
   const noticesText = () => page.locator('#notices').textContent();
 
   await check('IndexedDB unavailable (blocked storage, private browsing): memory only, with a notice', async () => {
     await openApp();
-    await engine().evaluate(() => {
+    await (await engine()).evaluate(() => {
       IDBFactory.prototype.open = () => {
         throw new DOMException('Access to the IndexedDB API is denied in this context.', 'SecurityError');
       };
@@ -710,7 +782,7 @@ try {
       await openApp();
       const before = await cachedKeys();
       assert(before.manifests.includes(`gguf:models/${MODEL}`), 'the earlier cached model is missing');
-      await engine().evaluate((store) => {
+      await (await engine()).evaluate((store) => {
         const put = IDBObjectStore.prototype.put;
         IDBObjectStore.prototype.put = function (...args) {
           if (this.name === store) {

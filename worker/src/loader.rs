@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 use siglens_engine::weights::{GgufStream, ModelJson, SafetensorsToGguf};
-use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip, StorageDType};
+use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip, StorageDType, Towers};
 use siglens_protocol::{
     ErrorKind, Event, ModelInfo, ModelSource, Phase, Progress, RequestId, WorkerError,
 };
@@ -69,6 +69,7 @@ pub async fn load(
     id: RequestId,
     source: &ModelSource,
     base: Option<&str>,
+    towers: Towers,
 ) -> Result<(Siglip, ModelInfo), WorkerError> {
     let t0 = now_ms();
     // Keyed by the source as the user gave it, so a site moved to another path keeps its cache.
@@ -144,7 +145,11 @@ pub async fn load(
         }
     };
     progress(id, Progress::Phase { phase: Phase::Load });
-    let model = Siglip::load(files, LoadOptions::default()).map_err(|e| bad_model(url, e))?;
+    let options = LoadOptions {
+        towers,
+        ..LoadOptions::default()
+    };
+    let model = Siglip::load(files, options).map_err(|e| bad_model(url, e))?;
     let info = ModelInfo {
         key,
         source: source.clone(),

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use siglens_engine::{export as files, scores, Siglip, TextOptions};
+use siglens_engine::{export as files, scores, Siglip, TextOptions, Towers};
 use siglens_protocol::{
     BenchTiming, ErrorKind, Event, ExportFormat, ExportKind, ItemResult, Output, Progress, Request,
     RequestId, TextSettings, WorkerError,
@@ -64,10 +64,19 @@ async fn handle(
     buffers: Vec<ArrayBuffer>,
 ) -> Result<Output, WorkerError> {
     match request {
-        Request::LoadModel { source, base } => {
+        Request::LoadModel {
+            source,
+            base,
+            vision_only,
+        } => {
             // Free the old model first: two base models may not fit in wasm32's 4 GiB.
             MODEL.with(|m| m.borrow_mut().take());
-            let (model, info) = crate::loader::load(id, &source, base.as_deref()).await?;
+            let towers = if vision_only {
+                Towers::VisionOnly
+            } else {
+                Towers::Both
+            };
+            let (model, info) = crate::loader::load(id, &source, base.as_deref(), towers).await?;
             MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(model)));
             Ok(Output::Loaded { info })
         }

@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 use crate::config::{PreprocessConfig, SiglipConfig};
 use crate::device::ComputeDType;
 use crate::error::{Error, Result};
-use crate::model::{l2_normalize, SiglipModel, TextMask};
+use crate::model::{l2_normalize, SiglipModel, TextMask, Towers};
 use crate::preprocess::{preprocess_bytes, DecodeLimits, PixelValues};
 use crate::scores;
 use crate::tokenize::{TextOptions, TextTokenizer, TokenBatch, TokenizerSettings};
@@ -24,6 +24,7 @@ pub struct LoadOptions {
     /// Images per forward pass (bounds memory; larger batches use the cores better, and a
     /// GPU needs large ones to stay busy). Texts go in batches of at least 64.
     pub batch_size: usize,
+    pub towers: Towers,
 }
 
 impl Default for LoadOptions {
@@ -35,6 +36,7 @@ impl Default for LoadOptions {
             text_mask: TextMask::default(),
             limits: DecodeLimits::default(),
             batch_size: 8,
+            towers: Towers::Both,
         }
     }
 }
@@ -92,6 +94,7 @@ impl Siglip {
         let model = SiglipModel::load(
             &config,
             files.weights,
+            options.towers,
             options.policy,
             &options.device,
             dtype,

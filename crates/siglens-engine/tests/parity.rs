@@ -296,3 +296,26 @@ fn torchvision_backend_is_within_the_same_bars() {
         );
     }
 }
+
+/// An image-only worker's engine (`Towers::VisionOnly`) embeds images exactly as the full
+/// one, refuses texts with a clear error, and holds no text weights.
+#[test]
+fn vision_only_engine_embeds_images_identically() {
+    for name in MODELS {
+        let full = load(name, f32_opts());
+        let vision = load(
+            name,
+            LoadOptions {
+                towers: siglens_engine::Towers::VisionOnly,
+                ..f32_opts()
+            },
+        );
+        let bytes = std::fs::read(fixtures().join("images/chelsea.png")).unwrap();
+        let a = full.embed_images(&[bytes.as_slice()]);
+        let b = vision.embed_images(&[bytes.as_slice()]);
+        assert_eq!(a[0].as_ref().unwrap(), b[0].as_ref().unwrap(), "{name}");
+        let err = vision.embed_texts(&["cat"], &TextOptions::default());
+        let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("only the vision tower"), "{name}: {msg}");
+    }
+}

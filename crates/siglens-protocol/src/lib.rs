@@ -101,6 +101,9 @@ pub enum Request {
         /// worker, which has no base URL of its own). The cache key stays the URL as given.
         #[serde(default)]
         base: Option<String>,
+        /// Load only the vision tower: one of the page's extra image workers.
+        #[serde(default)]
+        vision_only: bool,
     },
     /// One image per transferred buffer, `names[i]` naming `buffers[i]`. Each image's
     /// result is reported as it finishes ([`Progress::Image`]); a bad image fails alone.

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use candle_core::{DType, Device, Tensor};
 
 use crate::config::SiglipConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::weights::{ComputePolicy, WeightMap};
 use layers::Loader;
 use text::TextTower;
@@ -36,10 +36,19 @@ pub enum TextMask {
     Never,
 }
 
+/// Which towers to load. A worker that only embeds images (one of the page's extra image
+/// workers) skips the text tower and its large token table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Towers {
+    #[default]
+    Both,
+    VisionOnly,
+}
+
 pub struct SiglipModel {
     pub config: SiglipConfig,
     vision: VisionTower,
-    text: TextTower,
+    text: Option<TextTower>,
     logit_scale: f32,
     logit_bias: f32,
 }
@@ -47,11 +56,15 @@ pub struct SiglipModel {
 impl SiglipModel {
     pub fn load(
         config: &SiglipConfig,
-        weights: WeightMap,
+        mut weights: WeightMap,
+        towers: Towers,
         policy: ComputePolicy,
         device: &Device,
         dtype: DType,
     ) -> Result<Self> {
+        if towers == Towers::VisionOnly {
+            weights.drop_prefix("text_model.");
+        }
         let ld = Loader {
             weights: RefCell::new(weights),
             policy,
@@ -61,7 +74,10 @@ impl SiglipModel {
         let scalar = |name: &str| -> Result<f32> { Ok(ld.f32(name, &[1])?.to_vec1::<f32>()?[0]) };
         Ok(Self {
             vision: VisionTower::load(&ld, &config.vision_config)?,
-            text: TextTower::load(&ld, &config.text_config)?,
+            text: match towers {
+                Towers::Both => Some(TextTower::load(&ld, &config.text_config)?),
+                Towers::VisionOnly => None,
+            },
             logit_scale: scalar("logit_scale")?,
             logit_bias: scalar("logit_bias")?,
             config: config.clone(),
@@ -76,7 +92,12 @@ impl SiglipModel {
 
     /// `(b, len)` ids (+ mask) → text embeddings `(b, d)`, not normalised.
     pub fn text_features(&self, ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        self.text.forward(ids, mask)
+        match &self.text {
+            Some(t) => t.forward(ids, mask),
+            None => Err(Error::Unsupported(
+                "this engine loaded only the vision tower; texts go to the main engine".into(),
+            )),
+        }
     }
 
     /// `exp(logit_scale)`, multiplied into the cosine similarities.

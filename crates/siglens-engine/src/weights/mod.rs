@@ -98,6 +98,11 @@ impl WeightMap {
         self.get(name)?.f32_shaped(name, shape, device)
     }
 
+    /// Drops every tensor whose name starts with `prefix` (a tower this engine will not run).
+    pub fn drop_prefix(&mut self, prefix: &str) {
+        self.tensors.retain(|name, _| !name.starts_with(prefix));
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &String> {
         self.tensors.keys()
     }
