@@ -351,3 +351,26 @@ impl AppState {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_even;
+    use wasm_bindgen_test::*;
+
+    #[wasm_bindgen_test]
+    fn slices_are_contiguous_balanced_and_never_empty() {
+        let s = split_even((0..10).collect::<Vec<_>>(), 3);
+        assert_eq!(s, vec![vec![0, 1, 2, 3], vec![4, 5, 6], vec![7, 8, 9]]);
+        assert_eq!(
+            split_even(vec![1, 2], 4),
+            vec![vec![1], vec![2]],
+            "more engines than images"
+        );
+        assert_eq!(split_even(Vec::<u8>::new(), 2), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            split_even(vec![7], 0),
+            vec![vec![7]],
+            "zero engines means one"
+        );
+    }
+}
