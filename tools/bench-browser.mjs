@@ -52,6 +52,8 @@ async function load() {
     file_bytes: await n('data-file-bytes'),
     weights_bytes: await n('data-model-bytes'),
     wasm_bytes: await n('data-wasm-memory'),
+    // read, verify, parse, build (ms): where the load time went.
+    phases: (await r.getAttribute('data-phases')).split(',').map(Number),
   };
 }
 
@@ -121,6 +123,7 @@ try {
     cold,
     warm_start_ms: median(warm.map((w) => w.ms)),
     warm_start_runs_ms: warm.map((w) => w.ms),
+    warm_phases_ms: Object.fromEntries(['read', 'verify', 'parse', 'build'].map((k, i) => [k, median(warm.map((w) => w.phases[i]))])),
     wasm_bytes_after_warm: Math.max(...warm.map((w) => w.wasm_bytes)),
     weights_bytes: warm[0]?.weights_bytes ?? cold.weights_bytes,
     vision_b1: pick(small, 'images', 1),

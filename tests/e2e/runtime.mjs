@@ -426,33 +426,59 @@ try {
     console.log(`     warm start to ready: ${r.loadMs.toFixed(0)} ms`);
   });
 
-  await check('a corrupted cache entry is detected, discarded and fetched again', async () => {
-    await page.evaluate((key) => new Promise((res, rej) => {
-      const r = indexedDB.open('siglens-models');
-      r.onsuccess = () => {
-        const tx = r.result.transaction('chunks', 'readwrite');
-        const store = tx.objectStore('chunks');
+  /// Edits the model cache of entry `key` in one read-write transaction (no eval: the
+  /// page's CSP forbids it): 'manifest' reads the manifest, 'strip' removes its per-chunk
+  /// hashes (as an older entry, or one stored without WebCrypto), 'corrupt' flips 64 bytes
+  /// in the middle of chunk 0.
+  const editCache = (what, key) => page.evaluate(([what, key]) => new Promise((res, rej) => {
+    const r = indexedDB.open('siglens-models');
+    r.onsuccess = () => {
+      const tx = r.result.transaction(['manifests', 'chunks'], 'readwrite');
+      const out = {};
+      const manifests = tx.objectStore('manifests');
+      const chunks = tx.objectStore('chunks');
+      if (what === 'manifest') manifests.get(key).onsuccess = (e) => { out.m = e.target.result; };
+      if (what === 'strip') {
+        manifests.get(key).onsuccess = (e) => { const m = e.target.result; delete m.chunk_sha256; manifests.put(m, key); };
+      }
+      if (what === 'corrupt') {
         const k = `${key}\u0000${'0'.padStart(8, '0')}`;
-        store.get(k).onsuccess = (e) => {
-          const bytes = e.target.result;
-          if (!bytes) return rej(new Error('no chunk 0'));
-          for (let i = bytes.length >> 1; i < (bytes.length >> 1) + 64; i++) bytes[i] ^= 0xff;
-          store.put(bytes, k);
+        chunks.get(k).onsuccess = (e) => {
+          const b = e.target.result;
+          if (!b) return rej(new Error('no chunk 0'));
+          for (let i = b.length >> 1; i < (b.length >> 1) + 64; i++) b[i] ^= 0xff;
+          chunks.put(b, k);
         };
-        tx.oncomplete = () => { r.result.close(); res(); };
-        tx.onerror = () => rej(tx.error);
-      };
-    }), `gguf:models/${MODEL}`);
+      }
+      tx.oncomplete = () => { r.result.close(); res(out); };
+      tx.onerror = () => rej(tx.error);
+    };
+  }), [what, key]);
+
+  await check('a corrupted cache entry is detected (per-chunk WebCrypto hashes, or the whole-file hash of an older entry), discarded and fetched again', async () => {
+    const key = `gguf:models/${MODEL}`;
+    const { m } = await editCache('manifest', key);
+    assert(Array.isArray(m.chunk_sha256) && m.chunk_sha256.length === m.chunks && /^[0-9a-f]{64}$/.test(m.chunk_sha256[0]),
+      `the manifest lacks per-chunk hashes: ${JSON.stringify(m)}`);
+    // An entry stored without chunk hashes (older version, or no WebCrypto) still starts.
+    await editCache('strip', key);
     await openApp();
-    const before = (await statsNow()).model;
-    const r = await loadModel(`models/${MODEL}`);
-    assert(!r.fromCache, 'a corrupted entry must not be used');
-    assert((await statsNow()).model > before, 'the model must be fetched again');
-    const notices = await page.locator('#notices').textContent();
-    assert(/damaged/.test(notices), `no notice about the damaged copy: ${notices}`);
-    await openApp();
-    const again = await loadModel(`models/${MODEL}`);
-    assert(again.fromCache, 'the re-fetched copy must be cached again');
+    const old = await loadModel(`models/${MODEL}`);
+    assert(old.fromCache, 'an entry without chunk hashes must still load from the cache');
+    for (const mode of ['per-chunk', 'whole-file']) {
+      if (mode === 'whole-file') await editCache('strip', key);
+      await editCache('corrupt', key);
+      await openApp();
+      const before = (await statsNow()).model;
+      const r = await loadModel(`models/${MODEL}`);
+      assert(!r.fromCache, `${mode}: a corrupted entry must not be used`);
+      assert((await statsNow()).model > before, `${mode}: the model must be fetched again`);
+      const notices = await page.locator('#notices').textContent();
+      assert(/damaged/.test(notices), `${mode}: no notice about the damaged copy: ${notices}`);
+      await openApp();
+      const again = await loadModel(`models/${MODEL}`);
+      assert(again.fromCache, `${mode}: the re-fetched copy must be cached again`);
+    }
   });
 
   await check('404 and a truncated file: clear errors, nothing cached', async () => {

@@ -23,6 +23,10 @@ pub struct Manifest {
     pub chunks: u32,
     pub sha256: String,
     pub stored_at: f64,
+    /// SHA-256 of each chunk (WebCrypto, see `digest.rs`): checked on every start instead of
+    /// the whole-file hash. Empty where WebCrypto was unavailable when storing.
+    #[serde(default)]
+    pub chunk_sha256: Vec<String>,
 }
 
 impl From<&Manifest> for CachedModel {
@@ -94,10 +98,11 @@ impl ModelCache {
             .and_then(|v| serde_wasm_bindgen::from_value(v).ok()))
     }
 
-    pub async fn chunk(&self, key: &str, index: u32) -> Result<Option<Vec<u8>>, WorkerError> {
+    /// One stored chunk, as the browser holds it (hash it there before copying it in).
+    pub async fn chunk(&self, key: &str, index: u32) -> Result<Option<Uint8Array>, WorkerError> {
         let v = self.get(CHUNKS, chunk_key(key, index)).await?;
         Ok(v.filter(|v| v.is_instance_of::<Uint8Array>())
-            .map(|v| Uint8Array::from(v).to_vec()))
+            .map(Uint8Array::from))
     }
 
     async fn put(
@@ -130,9 +135,20 @@ impl ModelCache {
         Ok(())
     }
 
-    pub async fn put_chunk(&self, key: &str, index: u32, bytes: &[u8]) -> Result<(), WorkerError> {
+    /// Stores one chunk; returns its WebCrypto SHA-256 (None where unavailable).
+    pub async fn put_chunk(
+        &self,
+        key: &str,
+        index: u32,
+        bytes: &[u8],
+    ) -> Result<Option<String>, WorkerError> {
         let arr = Uint8Array::from(bytes);
-        self.put(CHUNKS, chunk_key(key, index), &arr.into()).await
+        let digest = crate::digest::start(&arr);
+        self.put(CHUNKS, chunk_key(key, index), &arr.into()).await?;
+        Ok(match digest {
+            Some(d) => crate::digest::finish(d).await,
+            None => None,
+        })
     }
 
     /// Written last: from here on the entry is complete.

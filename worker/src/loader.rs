@@ -6,12 +6,12 @@ use sha2::{Digest, Sha256};
 use siglens_engine::weights::{GgufStream, ModelJson, SafetensorsToGguf};
 use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip, StorageDType, Towers};
 use siglens_protocol::{
-    ErrorKind, Event, ModelInfo, ModelSource, Phase, Progress, RequestId, WorkerError,
+    ErrorKind, Event, LoadPhases, ModelInfo, ModelSource, Phase, Progress, RequestId, WorkerError,
 };
 
 use crate::cache::{storage_estimate, Manifest, ModelCache, CHUNK_BYTES};
 use crate::download::{Download, Piece};
-use crate::runtime::{check_cancelled, now_ms, post, wasm_memory_bytes};
+use crate::runtime::{check_cancelled, now_ms, post, precise_now_ms, wasm_memory_bytes};
 
 fn progress(id: RequestId, progress: Progress) {
     post(&Event::Progress { id, progress }, Vec::new());
@@ -106,6 +106,7 @@ pub async fn load(
         }
         None => None,
     };
+    let mut phases = LoadPhases::default();
     let mut cached: Option<(ModelFiles, u64)> = None;
     if let Some(c) = &cache {
         if let Some(m) = c.manifest(&key).await? {
@@ -115,7 +116,7 @@ pub async fn load(
                     phase: Phase::ReadCache,
                 },
             );
-            match read_cached(id, c, &m).await {
+            match read_cached(id, c, &m, &mut phases).await {
                 Ok(files) => cached = Some((files, m.bytes)),
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
                 Err(e) => {
@@ -149,7 +150,12 @@ pub async fn load(
         towers,
         ..LoadOptions::default()
     };
+    if !from_cache {
+        phases.read_ms = now_ms() - t0;
+    }
+    let t_build = precise_now_ms();
     let model = Siglip::load(files, options).map_err(|e| bad_model(url, e))?;
+    phases.build_ms = precise_now_ms() - t_build;
     let info = ModelInfo {
         key,
         source: source.clone(),
@@ -162,6 +168,7 @@ pub async fn load(
         model_bytes: model.stored_bytes as u64,
         wasm_memory_bytes: wasm_memory_bytes(),
         uses_attention_mask: model.uses_attention_mask(),
+        phases,
     };
     Ok((model, info))
 }
@@ -288,26 +295,65 @@ async fn fetch_model(
     Ok((files, bytes, requests + 4))
 }
 
-/// Reads a cached entry through the stream parser, checking its length and sha256.
+/// Reads a cached entry through the stream parser, checking its length and hashes: each
+/// chunk's WebCrypto SHA-256 where the manifest has them (native speed, off this thread),
+/// else the whole file's in wasm. Adds the time of each phase to `phases`.
 async fn read_cached(
     id: RequestId,
     cache: &ModelCache,
     m: &Manifest,
+    phases: &mut LoadPhases,
 ) -> Result<ModelFiles, WorkerError> {
     let corrupt = |what: String| WorkerError::new(ErrorKind::BadModel, what);
+    let per_chunk = m.chunk_sha256.len() == m.chunks as usize;
     let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
     let mut hasher = Sha256::new();
     let mut throttle = Throttle(0.0);
     for index in 0..m.chunks {
         check_cancelled(id)?;
-        let chunk = cache
+        let t = precise_now_ms();
+        let arr = cache
             .chunk(&m.key, index)
             .await?
             .ok_or_else(|| corrupt(format!("chunk {index} of {} is missing", m.chunks)))?;
-        hasher.update(&chunk);
+        let digest = if per_chunk {
+            crate::digest::start(&arr)
+        } else {
+            None
+        };
+        let chunk = arr.to_vec();
+        drop(arr);
+        let t1 = precise_now_ms();
+        phases.read_ms += t1 - t;
+        if per_chunk && digest.is_none() {
+            // Stored where WebCrypto worked, read where it does not (an http origin).
+            return Err(corrupt(
+                "this page cannot check the cached copy (no WebCrypto)".into(),
+            ));
+        }
+        if !per_chunk {
+            hasher.update(&chunk);
+        }
+        let t2 = precise_now_ms();
+        phases.verify_ms += t2 - t1;
         stream
             .push(&chunk)
             .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")))?;
+        drop(chunk);
+        let t3 = precise_now_ms();
+        phases.parse_ms += t3 - t2;
+        if let Some(d) = digest {
+            // Computed by the browser while this thread parsed.
+            let got = crate::digest::finish(d).await;
+            if got.as_deref() != Some(m.chunk_sha256[index as usize].as_str()) {
+                return Err(corrupt(format!(
+                    "chunk {index} has sha256 {}, the manifest says {}",
+                    got.unwrap_or_else(|| "(unavailable)".into()),
+                    m.chunk_sha256[index as usize]
+                )));
+            }
+            phases.verify_ms += precise_now_ms() - t3;
+        }
         if throttle.due() || index + 1 == m.chunks {
             progress(
                 id,
@@ -321,18 +367,30 @@ async fn read_cached(
             );
         }
     }
-    let digest = format!("{:x}", hasher.finalize());
-    if stream.bytes_in() != m.bytes || digest != m.sha256 {
+    if stream.bytes_in() != m.bytes {
         return Err(corrupt(format!(
-            "{} bytes with sha256 {digest}, the manifest says {} bytes with {}",
+            "{} bytes, the manifest says {}",
             stream.bytes_in(),
-            m.bytes,
-            m.sha256
+            m.bytes
         )));
     }
-    stream
+    if !per_chunk {
+        let t = precise_now_ms();
+        let digest = format!("{:x}", hasher.finalize());
+        phases.verify_ms += precise_now_ms() - t;
+        if digest != m.sha256 {
+            return Err(corrupt(format!(
+                "sha256 {digest}, the manifest says {}",
+                m.sha256
+            )));
+        }
+    }
+    let t = precise_now_ms();
+    let files = stream
         .finish()
-        .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")))
+        .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")));
+    phases.parse_ms += precise_now_ms() - t;
+    files
 }
 
 /// Downloads `url`, parsing as it streams and, when `cache` is given and has room, storing
@@ -377,6 +435,7 @@ async fn download(
     let mut hasher = Sha256::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut next_chunk: u32 = 0;
+    let mut chunk_digests: Vec<Option<String>> = Vec::new();
     let mut throttle = Throttle(0.0);
     loop {
         check_cancelled(id)?;
@@ -393,6 +452,7 @@ async fn download(
                 hasher = Sha256::new();
                 pending.clear();
                 next_chunk = 0;
+                chunk_digests.clear();
                 if let Some(c) = store {
                     c.delete(key).await?;
                 }
@@ -405,13 +465,16 @@ async fn download(
                     pending.extend_from_slice(&bytes);
                     while pending.len() >= CHUNK_BYTES {
                         let rest = pending.split_off(CHUNK_BYTES);
-                        if let Err(e) = c.put_chunk(key, next_chunk, &pending).await {
-                            store = None;
-                            let _ = c.delete(key).await;
-                            notice(
-                                id,
-                                format!("{e}; the model is loaded for this session only"),
-                            );
+                        match c.put_chunk(key, next_chunk, &pending).await {
+                            Ok(d) => chunk_digests.push(d),
+                            Err(e) => {
+                                store = None;
+                                let _ = c.delete(key).await;
+                                notice(
+                                    id,
+                                    format!("{e}; the model is loaded for this session only"),
+                                );
+                            }
                         }
                         pending = rest;
                         next_chunk += 1;
@@ -439,7 +502,10 @@ async fn download(
         );
         let mut stored = Ok(());
         if !pending.is_empty() {
-            stored = c.put_chunk(key, next_chunk, &pending).await;
+            stored = c
+                .put_chunk(key, next_chunk, &pending)
+                .await
+                .map(|d| chunk_digests.push(d));
             next_chunk += 1;
         }
         if stored.is_ok() {
@@ -450,6 +516,12 @@ async fn download(
                     chunks: next_chunk,
                     sha256: format!("{:x}", hasher.finalize()),
                     stored_at: js_sys::Date::now(),
+                    // All or none: a manifest never mixes the two checks.
+                    chunk_sha256: chunk_digests
+                        .iter()
+                        .cloned()
+                        .collect::<Option<Vec<_>>>()
+                        .unwrap_or_default(),
                 })
                 .await;
         }

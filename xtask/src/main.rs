@@ -410,6 +410,19 @@ fn report(a: &Value, o: &Opts, root: &Path, stamp: &str) -> Result<String> {
             ),
         ),
         ("siglens browser cold load (ms)", f(b, &["cold", "ms"])),
+        (
+            "warm start: reading IndexedDB (ms)",
+            f(b, &["warm_phases_ms", "read"]),
+        ),
+        ("checking hashes (ms)", f(b, &["warm_phases_ms", "verify"])),
+        (
+            "parsing + preparing tensors (ms)",
+            f(b, &["warm_phases_ms", "parse"]),
+        ),
+        (
+            "building the model (ms)",
+            f(b, &["warm_phases_ms", "build"]),
+        ),
     ];
     md += "\nFor context, same run: ";
     md += &ctx

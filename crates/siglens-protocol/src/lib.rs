@@ -280,6 +280,19 @@ pub struct ModelInfo {
     /// WebAssembly memory after loading; it never shrinks, so this is the peak so far.
     pub wasm_memory_bytes: u64,
     pub uses_attention_mask: bool,
+    /// Where the load time went (profile evidence for the warm-start target).
+    #[serde(default)]
+    pub phases: LoadPhases,
+}
+
+/// Milliseconds per loading phase: reading stored chunks (or downloading), checking their
+/// hashes, parsing and preparing tensors as they stream, and building the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadPhases {
+    pub read_ms: f64,
+    pub verify_ms: f64,
+    pub parse_ms: f64,
+    pub build_ms: f64,
 }
 
 /// `n` items per timed call: median and fastest call in seconds, items per second at the
