@@ -95,6 +95,7 @@ fn model(dir: &str, images: &[String]) -> siglens_engine::Result<()> {
         quantized_q4k: true,
         quantized_q8_0: true,
         quantized_q4_0: true,
+        int8_kernel: false,
     };
     let runs = bytes.iter().flat_map(|(d, b)| {
         let policies = match d {
