@@ -152,7 +152,8 @@ impl PackedI8 {
 
     /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm, scalar elsewhere.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.matmul_tiled(x, m, 4, 2)
+        // 4 rows x 12 columns: the fastest tile measured (BENCHMARKS.md, "Browser kernels").
+        self.matmul_tiled(x, m, 4, 3)
     }
 
     /// [`Self::matmul`] with a register tile of `rows` x `groups` (4 columns each) for the
@@ -203,7 +204,8 @@ impl PackedI8 {
             *s = amax / qmax;
             let inv = if amax > 0.0 { qmax / amax } else { 0.0 };
             for (o, v) in q.iter_mut().zip(row) {
-                *o = (v * inv).round() as i16;
+                // Ties to even: one `f32.nearest` in wasm (`round` is a libm call there).
+                *o = (v * inv).round_ties_even() as i16;
             }
         }
         (qa, scales)

@@ -1,7 +1,8 @@
 //! The simd128 int8 kernel (wasm32): same arithmetic as `PackedI8::run_scalar`, on
-//! register tiles of `R` rows x `C` groups of 4 columns. x86-64 V8 has 16 xmm registers
-//! (one kept as scratch): `R*C` i32 accumulators + `C` weight vectors + 1 activation
-//! splat must fit, so 4x2 (11) or 3x3 (13), not 4x3 (17, spills).
+//! register tiles of `R` rows x `C` groups of 4 columns. x86-64 V8 has 16 xmm registers;
+//! `R*C` i32 accumulators + `C` weight vectors + 1 activation splat nominally fit only up
+//! to 4x2 or 3x3, yet 4x3 measured fastest in Chromium (BENCHMARKS.md): V8 can take the
+//! weights as memory operands.
 
 use core::arch::wasm32::*;
 
