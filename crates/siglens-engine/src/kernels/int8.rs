@@ -219,8 +219,8 @@ impl PackedI8 {
                 let mut y = 0f32;
                 for b in 0..k / kb {
                     let mut p = 0i32;
-                    for kk in b * kb..(b + 1) * kb {
-                        p += a[kk] as i32 * self.w_at(col, kk) as i32;
+                    for (kk, &ak) in a.iter().enumerate().skip(b * kb).take(kb) {
+                        p += ak as i32 * self.w_at(col, kk) as i32;
                     }
                     y += p as f32 * self.scales[b * self.n_pad + col];
                 }
