@@ -8,13 +8,18 @@
 //! Model: load time, vision latency at batch 1 and 8, text for 10 labels, and each storage
 //! dtype's cosine against f32 on the given images (random weights: compare side by side only).
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::io::Cursor;
 use std::time::Instant;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
+// The model half reads a directory: native only (wasm32 builds it for clippy).
+#[cfg(not(target_arch = "wasm32"))]
 use siglens_engine::preprocess::PixelValues;
+#[cfg(not(target_arch = "wasm32"))]
 use siglens_engine::weights::{load_model_path, read_gguf, write_gguf};
+#[cfg(not(target_arch = "wasm32"))]
 use siglens_engine::{scores, ComputePolicy, LoadOptions, Siglip, StorageDType, TextOptions};
 
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -58,6 +63,7 @@ fn kernels() -> candle_core::Result<()> {
     Ok(())
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn model(dir: &str, images: &[String]) -> siglens_engine::Result<()> {
     let files = load_model_path(std::path::Path::new(dir))?;
     let dtypes = [
@@ -95,6 +101,7 @@ fn model(dir: &str, images: &[String]) -> siglens_engine::Result<()> {
         quantized_q4k: true,
         quantized_q8_0: true,
         quantized_q4_0: true,
+        int8_kernel: false,
     };
     let runs = bytes.iter().flat_map(|(d, b)| {
         let policies = match d {
@@ -159,9 +166,11 @@ fn model(dir: &str, images: &[String]) -> siglens_engine::Result<()> {
     Ok(())
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 trait Tap {
     fn tap(self, i: usize) -> Self;
 }
+#[cfg(not(target_arch = "wasm32"))]
 impl Tap for PixelValues {
     /// A slightly different copy, so a batch is not eight identical rows.
     fn tap(mut self, i: usize) -> Self {
@@ -178,8 +187,11 @@ fn main() {
             .unwrap_or(1)
     );
     kernels().expect("kernel bench");
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(dir) = args.first() {
-        model(dir, &args[1..]).expect("model bench");
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(dir) = args.first() {
+            model(dir, &args[1..]).expect("model bench");
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! and the worker use (`Siglip::embed_images`), and one bad file never stops the batch.
 //! Texts: empty, whitespace-only, very long, many, duplicate, RTL, CJK, emoji, control
 //! characters and NUL each give a clear error or an embedding.
+// Native only: reads fixtures from disk (the browser versions are the wasm_* tests).
+#![cfg(not(target_arch = "wasm32"))]
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::PathBuf;

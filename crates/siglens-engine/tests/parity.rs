@@ -1,6 +1,8 @@
 //! The engine against Hugging Face transformers on the same weights (fixtures from
 //! tools/make_fixtures.py). Thresholds are the project's parity contract; every measured
 //! figure is printed (`cargo test -p siglens-engine --test parity -- --nocapture`).
+// Native only: reads fixtures from disk (the browser versions are the wasm_* tests).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

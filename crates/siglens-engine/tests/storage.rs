@@ -1,5 +1,7 @@
 //! Storage formats: our GGUF (with the config, preprocessor and tokenizer inside), the
 //! storage dtypes, and f16/bf16 safetensors, each measured against the f32 model.
+// Native only: reads fixtures from disk (the browser versions are the wasm_* tests).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -3,11 +3,12 @@
 //! Run: `cargo test -p siglens-engine --target wasm32-unknown-unknown --test wasm_parity --release`.
 #![cfg(target_arch = "wasm32")]
 
+use candle_core::quantized::GgmlDType;
 use serde_json::Value;
 use siglens_engine::preprocess::PixelValues;
 use siglens_engine::scores::cosine;
-use siglens_engine::weights::load_safetensors_bytes;
-use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip};
+use siglens_engine::weights::{load_safetensors_bytes, read_gguf, write_gguf, MatmulCompute};
+use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip, StorageDType};
 use wasm_bindgen_test::*;
 
 #[path = "common/compare.rs"]
@@ -31,18 +32,25 @@ const REFERENCE: &str = include_str!(fixture!("reference/tiny48.json"));
 const PIXELS: &[u8] = include_bytes!(fixture!("reference/tiny48.pixels.f32"));
 const CHELSEA: &[u8] = include_bytes!(fixture!("images/chelsea.png"));
 
-fn load_model() -> Siglip {
-    let files = ModelFiles {
+fn fixture_files() -> ModelFiles {
+    ModelFiles {
         config_json: CONFIG.to_string(),
         preprocessor_json: Some(PREPROCESSOR.to_string()),
         tokenizer_json: TOKENIZER.to_string(),
         tokenizer_config_json: Some(TOKENIZER_CONFIG.to_string()),
         weights: load_safetensors_bytes(WEIGHTS).expect("fixture weights parse"),
-    };
+    }
+}
+
+fn load_model() -> Siglip {
+    load_with(fixture_files(), ComputePolicy::all_f32())
+}
+
+fn load_with(files: ModelFiles, policy: ComputePolicy) -> Siglip {
     Siglip::load(
         files,
         LoadOptions {
-            policy: ComputePolicy::all_f32(),
+            policy,
             ..Default::default()
         },
     )
@@ -134,4 +142,44 @@ fn end_to_end_from_png() {
     let c = cosine(&emb, &mat_f32(&r["image_embeds"])[i]);
     console_log!("[tiny48 wasm] e2e chelsea.png cos {c:.7}");
     assert!(c >= 0.9999, "chelsea.png cosine {c}");
+}
+
+/// q8_0 storage in the browser computes on our int8 kernel (the default web policy): the
+/// same bar as the native q8_0 storage test (cosine >= 0.999 against the f32 model), and
+/// it must be a different path from dequantizing to f32 (else this tests nothing).
+#[wasm_bindgen_test]
+fn q8_0_through_the_int8_kernel_stays_close_to_f32() {
+    let policy = ComputePolicy::for_this_platform();
+    assert_eq!(policy.matmul_compute(GgmlDType::Q8_0), MatmulCompute::Int8);
+    let mut gguf = std::io::Cursor::new(Vec::new());
+    write_gguf(&mut gguf, &fixture_files(), StorageDType::Q8_0).unwrap();
+    let q8 = || read_gguf(&mut std::io::Cursor::new(gguf.get_ref())).unwrap();
+    let int8 = load_with(q8(), policy);
+    let deq = load_with(q8(), ComputePolicy::all_f32());
+    let f32_model = load_model();
+
+    let r = reference();
+    let px = ref_pixels(&r);
+    let batch = f32_model.tokenize(&strs(&r["prompts"])).unwrap();
+    let embed = |m: &Siglip| {
+        (
+            m.embed_pixels(&px).unwrap(),
+            m.embed_tokens(&batch).unwrap(),
+        )
+    };
+    let (fi, ft) = embed(&f32_model);
+    let (di, dt) = embed(&deq);
+    let (qi, qt) = embed(&int8);
+    let (ci, ct) = (min_cosine(&qi, &fi), min_cosine(&qt, &ft));
+    let (cdi, cdt) = (min_cosine(&di, &fi), min_cosine(&dt, &ft));
+    let (ki, kt) = (min_cosine(&qi, &di), min_cosine(&qt, &dt));
+    console_log!(
+        "[tiny48 wasm q8_0] int8 kernel vs f32: image cos min {ci:.7} text {ct:.7}; \
+         dequantized q8_0 vs f32: image {cdi:.7} text {cdt:.7}; int8 vs dequantized: image {ki:.7} text {kt:.7}"
+    );
+    assert!(
+        ci >= 0.999 && ct >= 0.999,
+        "int8 kernel: image {ci} text {ct}"
+    );
+    assert!(qi != di, "q8_0 did not go through the int8 kernel");
 }

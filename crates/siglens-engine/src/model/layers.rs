@@ -2,13 +2,15 @@
 //! multi-head attention, MLP, encoder.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
-use candle_core::quantized::QMatMul;
+use candle_core::quantized::{GgmlDType, QMatMul};
 use candle_core::{DType, Device, Module, Tensor, D};
 
 use crate::config::Activation;
 use crate::error::{Error, Result};
-use crate::weights::{ComputePolicy, StoredTensor, WeightMap};
+use crate::kernels::PackedI8;
+use crate::weights::{ComputePolicy, MatmulCompute, StoredTensor, WeightMap};
 
 /// Everything a layer needs to find and place its weights. Weights are moved out of the
 /// map as layers take them, so each stored tensor is freed once its compute form exists.
@@ -36,8 +38,12 @@ impl Loader<'_> {
 
     /// Quantized matmuls are measured and kept on the CPU only (`ComputePolicy`); a GPU
     /// gets every matrix dense in the compute dtype.
-    pub fn keeps_quantized(&self, q: candle_core::quantized::GgmlDType) -> bool {
-        self.device.is_cpu() && self.policy.keeps_quantized(q)
+    pub fn matmul_compute(&self, q: candle_core::quantized::GgmlDType) -> MatmulCompute {
+        if self.device.is_cpu() && self.dtype == DType::F32 {
+            self.policy.matmul_compute(q)
+        } else {
+            MatmulCompute::F32
+        }
     }
 
     /// A linear layer `out x in` named `{prefix}.weight` / `{prefix}.bias`.
@@ -57,7 +63,8 @@ impl Loader<'_> {
 }
 
 /// `y = x W^T + b`, on f32 weights stored transposed (`in x out`, contiguous: the faster
-/// layout for Candle's gemm) or on a quantized matrix when the policy keeps it.
+/// layout for Candle's gemm), on a Candle quantized matrix, or on our packed int8 kernel,
+/// as `ComputePolicy::matmul_compute` decides for the stored dtype.
 #[derive(Debug, Clone)]
 pub struct Linear {
     kind: LinearKind,
@@ -68,6 +75,8 @@ pub struct Linear {
 enum LinearKind {
     DenseT(Tensor),
     Quant(QMatMul),
+    /// Replaces the stored blocks (which are dropped): ~1.1 bytes a weight.
+    Int8(Arc<PackedI8>),
 }
 
 impl Linear {
@@ -87,20 +96,32 @@ impl Linear {
             )));
         }
         let kind = match &w {
-            StoredTensor::Quant(q)
-                if ld.keeps_quantized(q.dtype()) && q.shape().dims() == [out_dim, in_dim] =>
-            {
-                LinearKind::Quant(QMatMul::from_arc(q.clone())?)
+            StoredTensor::Quant(q) if q.shape().dims() == [out_dim, in_dim] => {
+                match ld.matmul_compute(q.dtype()) {
+                    MatmulCompute::Candle => LinearKind::Quant(QMatMul::from_arc(q.clone())?),
+                    MatmulCompute::Int8 => {
+                        let data = q.data()?;
+                        LinearKind::Int8(Arc::new(match q.dtype() {
+                            GgmlDType::Q4_0 => PackedI8::from_q4_0(&data, out_dim, in_dim),
+                            _ => PackedI8::from_q8_0(&data, out_dim, in_dim),
+                        }))
+                    }
+                    MatmulCompute::F32 => Self::dense_t(&w, in_dim, out_dim, ld)?,
+                }
             }
-            _ => LinearKind::DenseT(
-                w.to_f32(ld.device)?
-                    .to_dtype(ld.dtype)?
-                    .reshape((out_dim, in_dim))?
-                    .t()?
-                    .contiguous()?,
-            ),
+            _ => Self::dense_t(&w, in_dim, out_dim, ld)?,
         };
         Ok(Self { kind, bias })
+    }
+
+    fn dense_t(w: &StoredTensor, in_dim: usize, out_dim: usize, ld: &Loader) -> Result<LinearKind> {
+        Ok(LinearKind::DenseT(
+            w.to_f32(ld.device)?
+                .to_dtype(ld.dtype)?
+                .reshape((out_dim, in_dim))?
+                .t()?
+                .contiguous()?,
+        ))
     }
 
     pub fn from_dense(w: Tensor, bias: Option<Tensor>) -> Result<Self> {
@@ -118,6 +139,10 @@ impl Linear {
         let y = match &self.kind {
             LinearKind::DenseT(wt) => x2.matmul(wt)?,
             LinearKind::Quant(q) => q.forward(&x2)?,
+            LinearKind::Int8(p) => {
+                let xv = x2.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                Tensor::from_vec(p.matmul(&xv, rows), (rows, p.out_dim()), x2.device())?
+            }
         };
         let y = match &self.bias {
             // Candle's CUDA broadcast add finds each element's source with 64-bit divisions

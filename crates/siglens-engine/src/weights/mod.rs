@@ -17,7 +17,7 @@ pub use self::convert_stream::{ModelJson, SafetensorsToGguf};
 pub use self::gguf::{read_gguf, write_gguf, GGUF_ARCH};
 pub use self::gguf_stream::GgufStream;
 pub use self::safetensors::{load_safetensors_bytes, load_safetensors_file};
-pub use self::storage::{quantize_for_storage, ComputePolicy, StorageDType};
+pub use self::storage::{quantize_for_storage, ComputePolicy, MatmulCompute, StorageDType};
 
 use crate::error::{Error, Result};
 

@@ -146,16 +146,35 @@ pub fn quantize_for_storage(
 /// dequantized to f32 once at load. Measured (BENCHMARKS.md, `examples/bench.rs`): natively
 /// Candle's q8_0 and q4k matmuls beat f32 (~4.8 ms vs ~12 ms on a 197x768x3072 linear, 2
 /// threads) while q4_0 is ~5x slower; in wasm every Candle quantized matmul is 2-4x slower
-/// than f32 at SigLIP's shapes (shared/TOOLCHAIN.md), so the web dequantizes everything.
+/// than f32 at SigLIP's shapes (shared/TOOLCHAIN.md), so the web never uses them.
 /// q8_0 is nonetheless dequantized by default natively: Candle's q8_0 matmul also quantizes
-/// the activations, which costs fidelity (text cosine 0.9983 on the deep32 fixture, under the
-/// 0.999 q8_0 contract); the CLI's `--fast-q8` opts in. q4k is a size choice already, and
-/// its quantized matmul matches its dequantized fidelity, so it stays quantized.
+/// the activations to 8 bits, which costs fidelity (text cosine 0.9983 on the deep32
+/// fixture, under the 0.999 q8_0 contract); the CLI's `--fast-q8` opts in. q4k is a size
+/// choice already, and its quantized matmul matches its dequantized fidelity, so it stays
+/// quantized.
+///
+/// `int8_kernel`: q8_0 and q4_0 matrices (that Candle does not keep) compute on our own
+/// int8 kernel (`kernels::PackedI8`: the stored int8 blocks and scales kept exact, 16-bit
+/// activations per row). On in wasm, where it is ~2-3x faster than f32 (BENCHMARKS.md,
+/// "Browser kernels") and holds ~1/4 of the f32 bytes; off natively, where Candle's kernels
+/// are faster and the scalar fallback is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputePolicy {
     pub quantized_q4k: bool,
     pub quantized_q8_0: bool,
     pub quantized_q4_0: bool,
+    pub int8_kernel: bool,
+}
+
+/// What a linear layer computes on, for a weight stored in some dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulCompute {
+    /// Dequantized to f32 at load (Candle's f32 matmul).
+    F32,
+    /// Candle's `QMatMul` on the stored blocks.
+    Candle,
+    /// `kernels::PackedI8` (q8_0 / q4_0 only).
+    Int8,
 }
 
 impl ComputePolicy {
@@ -165,6 +184,7 @@ impl ComputePolicy {
             quantized_q4k: native,
             quantized_q8_0: false,
             quantized_q4_0: false,
+            int8_kernel: !native,
         }
     }
 
@@ -174,16 +194,29 @@ impl ComputePolicy {
             quantized_q4k: false,
             quantized_q8_0: false,
             quantized_q4_0: false,
+            int8_kernel: false,
         }
     }
 
-    pub fn keeps_quantized(&self, dtype: GgmlDType) -> bool {
-        match dtype {
-            GgmlDType::Q4K => self.quantized_q4k,
-            GgmlDType::Q8_0 => self.quantized_q8_0,
-            GgmlDType::Q4_0 => self.quantized_q4_0,
-            _ => false,
+    pub fn matmul_compute(&self, dtype: GgmlDType) -> MatmulCompute {
+        let (candle, int8) = match dtype {
+            GgmlDType::Q4K => (self.quantized_q4k, false),
+            GgmlDType::Q8_0 => (self.quantized_q8_0, self.int8_kernel),
+            GgmlDType::Q4_0 => (self.quantized_q4_0, self.int8_kernel),
+            _ => (false, false),
+        };
+        if candle {
+            MatmulCompute::Candle
+        } else if int8 {
+            MatmulCompute::Int8
+        } else {
+            MatmulCompute::F32
         }
+    }
+
+    /// Whether a matrix stored in `dtype` is kept as stored at load (not dequantized).
+    pub fn keeps_quantized(&self, dtype: GgmlDType) -> bool {
+        self.matmul_compute(dtype) != MatmulCompute::F32
     }
 }
 

@@ -1,0 +1,390 @@
+//! int8-weight x int16-activation matmul (`y = x W^T`, `W` is `n x k`).
+//!
+//! Weights are packed once at load: output columns in groups of 4, and for each group
+//! and each pair of K the 8 bytes `(w[c][k], w[c][k+1])` for its 4 columns `c`. One
+//! `i16x8.load8x8_s` then gives the second operand of `i32x4.dot_i16x8_s` against the
+//! activation pair `(a[k], a[k+1])` splatted to every lane: 4 columns x 2 K per
+//! instruction (V8 lowers it to `pmaddwd`).
+//!
+//! Numerics: the weights are the stored q8_0/q4_0 integers with one f32 scale per block
+//! of `kb` along K (32 for those formats), so no weight precision is lost. Each row of
+//! activations is quantized symmetrically to `qmax` (up to 32767, see [`qmax_for`]); the
+//! i32 partial sum of each block is exact, then converted to f32, multiplied by the
+//! block's column scale and accumulated in f32 in block order; the row scale multiplies
+//! last. The scalar and simd128 kernels do the same f32 operations in the same order, so
+//! they agree bit for bit.
+
+use half::f16;
+
+/// Weights packed for the kernel. Replaces the f32 copy (1 byte a weight + 4 bytes of
+/// scale a block).
+#[derive(Debug, Clone)]
+pub struct PackedI8 {
+    n: usize,
+    k: usize,
+    /// `n` rounded up to a multiple of 4 (padded columns have zero weights and scales).
+    n_pad: usize,
+    /// Block length along K: one scale per (block, column).
+    kb: usize,
+    /// `[n_pad / 4][k / 2][4 columns][2]`.
+    w: Vec<i8>,
+    /// `[k / kb][n_pad]`.
+    scales: Vec<f32>,
+}
+
+/// The largest activation magnitude for blocks of `kb`: a block's i32 partial sum,
+/// `kb * qmax * 128`, must stay below 2^31 (and a `dot_i16x8` pair, `2 * qmax * 128`,
+/// always does for qmax <= 32767).
+pub fn qmax_for(kb: usize) -> i32 {
+    let bound = (i32::MAX as i64) / (128 * kb as i64);
+    bound.min(32767) as i32
+}
+
+impl PackedI8 {
+    /// Packs from a block source: `block(col, b, out)` fills `out` (`kb` values) with the
+    /// int8 weights of column `col`, K block `b`, and returns that block's scale.
+    pub fn from_blocks(
+        n: usize,
+        k: usize,
+        kb: usize,
+        mut block: impl FnMut(usize, usize, &mut [i8]) -> f32,
+    ) -> Self {
+        assert!(
+            kb >= 2 && kb.is_multiple_of(2) && k.is_multiple_of(kb),
+            "K {k} must be a multiple of the block {kb}, itself even"
+        );
+        // Below 127 the activation quantization would be coarser than the weights'.
+        assert!(qmax_for(kb) >= 127, "block {kb} too long for i32 sums");
+        let n_pad = n.div_ceil(4) * 4;
+        let nb = k / kb;
+        let mut w = vec![0i8; n_pad * k];
+        let mut scales = vec![0f32; nb * n_pad];
+        let mut buf = vec![0i8; kb];
+        for col in 0..n {
+            let base = (col / 4) * k * 4 + (col % 4) * 2;
+            for b in 0..nb {
+                scales[b * n_pad + col] = block(col, b, &mut buf);
+                for (j, &v) in buf.iter().enumerate() {
+                    let kk = b * kb + j;
+                    w[base + (kk / 2) * 8 + kk % 2] = v;
+                }
+            }
+        }
+        Self {
+            n,
+            k,
+            n_pad,
+            kb,
+            w,
+            scales,
+        }
+    }
+
+    /// From GGML q8_0 blocks (34 bytes: f16 scale, 32 x i8), `n` rows of `k`: exact.
+    pub fn from_q8_0(data: &[u8], n: usize, k: usize) -> Self {
+        assert!(k.is_multiple_of(32) && data.len() == n * (k / 32) * 34);
+        Self::from_blocks(n, k, 32, |col, b, out| {
+            let blk = &data[(col * (k / 32) + b) * 34..][..34];
+            for (o, &q) in out.iter_mut().zip(&blk[2..]) {
+                *o = q as i8;
+            }
+            f16::from_le_bytes([blk[0], blk[1]]).to_f32()
+        })
+    }
+
+    /// From GGML q4_0 blocks (18 bytes: f16 scale, 16 bytes of nibbles, value = nibble - 8;
+    /// low nibbles are elements 0..16, high ones 16..32): exact, 4-bit values fit in int8.
+    pub fn from_q4_0(data: &[u8], n: usize, k: usize) -> Self {
+        assert!(k.is_multiple_of(32) && data.len() == n * (k / 32) * 18);
+        Self::from_blocks(n, k, 32, |col, b, out| {
+            let blk = &data[(col * (k / 32) + b) * 18..][..18];
+            for (j, &q) in blk[2..].iter().enumerate() {
+                out[j] = (q & 0x0f) as i8 - 8;
+                out[j + 16] = (q >> 4) as i8 - 8;
+            }
+            f16::from_le_bytes([blk[0], blk[1]]).to_f32()
+        })
+    }
+
+    /// From f32 `n x k` (row-major), quantized symmetrically per block of `kb` (`kb = k`:
+    /// one scale per output column, the fastest and the coarsest).
+    pub fn from_f32(w: &[f32], n: usize, k: usize, kb: usize) -> Self {
+        assert_eq!(w.len(), n * k);
+        Self::from_blocks(n, k, kb, |col, b, out| {
+            let src = &w[col * k + b * kb..][..kb];
+            let amax = src.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = amax / 127.0;
+            let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
+            for (o, v) in out.iter_mut().zip(src) {
+                *o = (v * inv).round() as i8;
+            }
+            s
+        })
+    }
+
+    pub fn in_dim(&self) -> usize {
+        self.k
+    }
+
+    pub fn out_dim(&self) -> usize {
+        self.n
+    }
+
+    pub fn size_in_bytes(&self) -> usize {
+        self.w.len() + 4 * self.scales.len()
+    }
+
+    /// The weights back as f32, `n x k` row-major (for tests and checks).
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.n * self.k];
+        for col in 0..self.n {
+            for kk in 0..self.k {
+                let s = self.scales[(kk / self.kb) * self.n_pad + col];
+                out[col * self.k + kk] = self.w_at(col, kk) as f32 * s;
+            }
+        }
+        out
+    }
+
+    fn w_at(&self, col: usize, kk: usize) -> i8 {
+        self.w[(col / 4) * self.k * 4 + (kk / 2) * 8 + (col % 4) * 2 + kk % 2]
+    }
+
+    /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm, scalar elsewhere.
+    pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
+        // 4 rows x 12 columns: the fastest tile measured (BENCHMARKS.md, "Browser kernels").
+        self.matmul_tiled(x, m, 4, 3)
+    }
+
+    /// [`Self::matmul`] with a register tile of `rows` x `groups` (4 columns each) for the
+    /// simd128 kernel (rows 1..=6, groups 1..=4; for benchmarks). Scalar outside wasm.
+    pub fn matmul_tiled(&self, x: &[f32], m: usize, rows: usize, groups: usize) -> Vec<f32> {
+        let (qa, ascale) = self.quantize_rows(x, m);
+        let mut acc = vec![0f32; m * self.n_pad];
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        super::int8_simd::run(self, &qa, m, &mut acc, rows, groups);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        {
+            let _ = (rows, groups);
+            self.run_scalar(&qa, m, &mut acc);
+        }
+        self.finish(acc, &ascale, m)
+    }
+
+    /// The portable kernel: the reference the simd128 one must equal bit for bit.
+    pub fn matmul_scalar(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let (qa, ascale) = self.quantize_rows(x, m);
+        let mut acc = vec![0f32; m * self.n_pad];
+        self.run_scalar(&qa, m, &mut acc);
+        self.finish(acc, &ascale, m)
+    }
+
+    /// Per-row symmetric quantization to `qmax_for(kb)`. A row with a non-finite value
+    /// gets a NaN scale (its outputs are NaN, as f32 would propagate).
+    fn quantize_rows(&self, x: &[f32], m: usize) -> (Vec<i16>, Vec<f32>) {
+        assert_eq!(x.len(), m * self.k, "input is not m x {}", self.k);
+        let qmax = qmax_for(self.kb) as f32;
+        let mut qa = vec![0i16; m * self.k];
+        let mut scales = vec![0f32; m];
+        for ((row, q), s) in x
+            .chunks_exact(self.k)
+            .zip(qa.chunks_exact_mut(self.k))
+            .zip(&mut scales)
+        {
+            let mut amax = 0f32;
+            let mut finite = true;
+            for v in row {
+                finite &= v.is_finite();
+                amax = amax.max(v.abs());
+            }
+            if !finite {
+                *s = f32::NAN;
+                continue;
+            }
+            *s = amax / qmax;
+            let inv = if amax > 0.0 { qmax / amax } else { 0.0 };
+            for (o, v) in q.iter_mut().zip(row) {
+                // Ties to even: one `f32.nearest` in wasm (`round` is a libm call there).
+                *o = (v * inv).round_ties_even() as i16;
+            }
+        }
+        (qa, scales)
+    }
+
+    fn run_scalar(&self, qa: &[i16], m: usize, acc: &mut [f32]) {
+        let (k, kb) = (self.k, self.kb);
+        for r in 0..m {
+            let a = &qa[r * k..][..k];
+            for col in 0..self.n {
+                let mut y = 0f32;
+                for b in 0..k / kb {
+                    let mut p = 0i32;
+                    for (kk, &ak) in a.iter().enumerate().skip(b * kb).take(kb) {
+                        p += ak as i32 * self.w_at(col, kk) as i32;
+                    }
+                    y += p as f32 * self.scales[b * self.n_pad + col];
+                }
+                acc[r * self.n_pad + col] = y;
+            }
+        }
+    }
+
+    /// Row scales, and the padded columns dropped.
+    fn finish(&self, mut acc: Vec<f32>, ascale: &[f32], m: usize) -> Vec<f32> {
+        for (row, &s) in acc.chunks_exact_mut(self.n_pad).zip(ascale) {
+            for v in row {
+                *v *= s;
+            }
+        }
+        if self.n_pad == self.n {
+            return acc;
+        }
+        let mut out = Vec::with_capacity(m * self.n);
+        for row in acc.chunks_exact(self.n_pad) {
+            out.extend_from_slice(&row[..self.n]);
+        }
+        out
+    }
+
+    // Accessors for the simd128 kernel.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub(super) fn raw(&self) -> (usize, usize, usize, &[i8], &[f32]) {
+        (self.k, self.n_pad, self.kb, &self.w, &self.scales)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Tensor};
+
+    /// Deterministic values in [-1, 1) (no rand dependency).
+    fn lcg(seed: u64, len: usize) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn quantized(w: &[f32], n: usize, k: usize, dt: GgmlDType) -> (Vec<u8>, Vec<f32>) {
+        let t = Tensor::from_vec(w.to_vec(), (n, k), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&t, dt).unwrap();
+        let deq = q
+            .dequantize(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        (q.data().unwrap().into_owned(), deq)
+    }
+
+    /// Checks `y` (m x n) against `x @ wd^T` in f64 within the activation-quantization
+    /// bound: each input is off by at most half its row's step, so each output by at most
+    /// `step/2 * sum|w|`, plus f32 summation slack.
+    fn check_against_f32(
+        x: &[f32],
+        wd: &[f32],
+        y: &[f32],
+        m: usize,
+        k: usize,
+        n: usize,
+        kb: usize,
+    ) {
+        assert_eq!(y.len(), m * n);
+        let qmax = qmax_for(kb) as f64;
+        let mut worst = 0f64;
+        for r in 0..m {
+            let row = &x[r * k..][..k];
+            let step = row.iter().fold(0f64, |a, v| a.max(v.abs() as f64)) / qmax;
+            for c in 0..n {
+                let wc = &wd[c * k..][..k];
+                let exact: f64 = row.iter().zip(wc).map(|(a, b)| *a as f64 * *b as f64).sum();
+                let wabs: f64 = wc.iter().map(|b| b.abs() as f64).sum();
+                let mag: f64 = row.iter().zip(wc).map(|(a, b)| (a * b).abs() as f64).sum();
+                let bound = 0.5 * step * wabs + 1e-5 * mag + 1e-30;
+                let err = (y[r * n + c] as f64 - exact).abs();
+                worst = worst.max(err / bound);
+                assert!(
+                    err <= bound,
+                    "m{m} k{k} n{n} at ({r},{c}): {} vs {exact} (err {err:e} > {bound:e})",
+                    y[r * n + c]
+                );
+            }
+        }
+        eprintln!("m{m} k{k} n{n} kb{kb}: worst err / bound {worst:.3}");
+    }
+
+    const SHAPES: [(usize, usize, usize); 6] = [
+        (1, 32, 4),
+        (1, 64, 3),
+        (5, 96, 7),
+        (7, 768, 13),
+        (3, 3072, 9),
+        (13, 128, 36),
+    ];
+
+    #[test]
+    fn q8_0_packing_is_exact_and_matmul_within_activation_bound() {
+        for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+            let w: Vec<f32> = lcg(i as u64, n * k).iter().map(|v| v * 0.05).collect();
+            let x = lcg(100 + i as u64, m * k);
+            let (data, deq) = quantized(&w, n, k, GgmlDType::Q8_0);
+            let p = PackedI8::from_q8_0(&data, n, k);
+            assert_eq!(
+                p.dequantize(),
+                deq,
+                "q8_0 packing must keep the stored weights"
+            );
+            let y = p.matmul_scalar(&x, m);
+            check_against_f32(&x, &deq, &y, m, k, n, 32);
+            assert_eq!(p.matmul(&x, m), y);
+        }
+    }
+
+    #[test]
+    fn q4_0_packing_is_exact() {
+        let (m, k, n) = (3, 256, 10);
+        let w = lcg(7, n * k);
+        let x = lcg(8, m * k);
+        let (data, deq) = quantized(&w, n, k, GgmlDType::Q4_0);
+        let p = PackedI8::from_q4_0(&data, n, k);
+        assert_eq!(p.dequantize(), deq);
+        check_against_f32(&x, &deq, &p.matmul_scalar(&x, m), m, k, n, 32);
+    }
+
+    #[test]
+    fn per_column_weights_within_bound_of_their_dequantized_values() {
+        for &(m, k, n) in &SHAPES {
+            let w = lcg(k as u64, n * k);
+            let x = lcg(n as u64, m * k);
+            let p = PackedI8::from_f32(&w, n, k, k);
+            check_against_f32(&x, &p.dequantize(), &p.matmul_scalar(&x, m), m, k, n, k);
+        }
+    }
+
+    #[test]
+    fn edge_rows() {
+        let (k, n) = (64, 5);
+        let p = PackedI8::from_f32(&lcg(1, n * k), n, k, 32);
+        // Zero rows give zeros; a non-finite input makes its row NaN and leaves the others.
+        let mut x = vec![0f32; 3 * k];
+        x[k..2 * k].copy_from_slice(&lcg(2, k));
+        x[2 * k + 5] = f32::INFINITY;
+        let y = p.matmul_scalar(&x, 3);
+        assert!(y[..n].iter().all(|v| *v == 0.0));
+        assert!(y[n..2 * n].iter().all(|v| v.is_finite() && *v != 0.0));
+        assert!(y[2 * n..].iter().all(|v| v.is_nan()));
+        assert!(p.matmul_scalar(&[], 0).is_empty());
+        assert_eq!(qmax_for(32), 32767);
+        assert!(qmax_for(3072) >= 5000);
+    }
+}

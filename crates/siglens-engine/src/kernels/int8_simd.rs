@@ -1,0 +1,101 @@
+//! The simd128 int8 kernel (wasm32): same arithmetic as `PackedI8::run_scalar`, on
+//! register tiles of `R` rows x `C` groups of 4 columns. x86-64 V8 has 16 xmm registers;
+//! `R*C` i32 accumulators + `C` weight vectors + 1 activation splat nominally fit only up
+//! to 4x2 or 3x3, yet 4x3 measured fastest in Chromium (BENCHMARKS.md): V8 can take the
+//! weights as memory operands.
+
+use core::arch::wasm32::*;
+
+use super::int8::PackedI8;
+
+/// One tile over all of K: `qa` at its first row (row stride `k`), `w` at its first
+/// column group (group stride `4k` bytes), `scales` at its first column (block stride
+/// `n_pad`), `out` at its first element (row stride `n_pad`), accumulated into.
+///
+/// Safety: every pointer must cover the tile's `R` rows / `C` groups over all of K.
+#[inline(always)]
+unsafe fn tile<const R: usize, const C: usize>(
+    qa: *const i16,
+    w: *const i8,
+    scales: *const f32,
+    out: *mut f32,
+    k: usize,
+    kb: usize,
+    n_pad: usize,
+) {
+    for b in 0..k / kb {
+        let mut acc = [[i32x4_splat(0); C]; R];
+        let mut kk = b * kb;
+        let end = kk + kb;
+        while kk < end {
+            let mut wv = [i32x4_splat(0); C];
+            for (c, v) in wv.iter_mut().enumerate() {
+                // 4 columns x (k, k+1), sign-extended to i16 by the load.
+                *v = i16x8_load_extend_i8x8(w.add(c * 4 * k + kk * 4));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let a = v128_load32_splat(qa.add(r * k + kk) as *const u32);
+                for (c, s) in row.iter_mut().enumerate() {
+                    *s = i32x4_add(*s, i32x4_dot_i16x8(a, wv[c]));
+                }
+            }
+            kk += 2;
+        }
+        // Exact i32 block sums -> f32, times the block's column scales, into the output.
+        for c in 0..C {
+            let s = v128_load(scales.add(b * n_pad + c * 4) as *const v128);
+            for (r, row) in acc.iter().enumerate() {
+                let o = out.add(r * n_pad + c * 4) as *mut v128;
+                let p = f32x4_mul(f32x4_convert_i32x4(row[c]), s);
+                v128_store(o, f32x4_add(v128_load(o), p));
+            }
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($rr:expr, $cg:expr, $args:tt; $(($r:literal, $c:literal)),*) => {
+        match ($rr, $cg) {
+            $(($r, $c) => tile::<$r, $c> $args,)*
+            _ => unreachable!("tile {}x{}", $rr, $cg),
+        }
+    };
+}
+
+/// `acc` (`m x n_pad`, zeroed) += the block-scaled products; `rows` x `groups` is the
+/// register tile (clamped to 1..=6 x 1..=4), smaller tiles take the edges.
+pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usize, groups: usize) {
+    let (k, n_pad, kb, w, scales) = p.raw();
+    assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
+    assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(2));
+    let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
+    let ng = n_pad / 4;
+    // Column tiles outside, rows inside: a tile's weights (4C x K bytes) stay in L1
+    // while every row passes over them.
+    let mut g = 0;
+    while g < ng {
+        let cg = groups.min(ng - g);
+        let mut r = 0;
+        while r < m {
+            let rr = rows.min(m - r);
+            // SAFETY: rows r..r+rr < m, groups g..g+cg < ng, and the asserts above bound
+            // every slice to those dimensions.
+            unsafe {
+                dispatch!(rr, cg, (
+                    qa.as_ptr().add(r * k),
+                    w.as_ptr().add(g * 4 * k),
+                    scales.as_ptr().add(g * 4),
+                    acc.as_mut_ptr().add(r * n_pad + g * 4),
+                    k, kb, n_pad);
+                    (1, 1), (1, 2), (1, 3), (1, 4),
+                    (2, 1), (2, 2), (2, 3), (2, 4),
+                    (3, 1), (3, 2), (3, 3), (3, 4),
+                    (4, 1), (4, 2), (4, 3), (4, 4),
+                    (5, 1), (5, 2), (5, 3), (5, 4),
+                    (6, 1), (6, 2), (6, 3), (6, 4))
+            }
+            r += rr;
+        }
+        g += cg;
+    }
+}

@@ -1,0 +1,13 @@
+//! Our own matmul kernels, for where Candle's are slow: in wasm32 Candle's quantized
+//! matmuls run 2.4-3.7x slower than its f32 one at SigLIP's token-batch shapes
+//! (BENCHMARKS.md). One kernel so far:
+//! - [`int8`]: `y = x W^T` on int8 weights (q8_0/q4_0 blocks kept exact, one f32 scale per
+//!   block along K) and per-row 16-bit activations, accumulating in i32 per block. A
+//!   portable scalar implementation (native, and the reference in tests) and a
+//!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`.
+
+pub mod int8;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod int8_simd;
+
+pub use int8::PackedI8;

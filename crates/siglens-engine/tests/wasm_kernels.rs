@@ -1,0 +1,58 @@
+//! The simd128 int8 kernel against the portable scalar one, in headless Chromium:
+//! `cargo test -p siglens-engine --target wasm32-unknown-unknown --test wasm_kernels --release`.
+//! Both sum exact i32 block partials and do the same f32 operations in the same order, so
+//! the tolerance is zero: any difference is a packing or tiling bug.
+#![cfg(target_arch = "wasm32")]
+
+use siglens_engine::kernels::PackedI8;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Deterministic values in [-1, 1).
+fn lcg(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn simd128_equals_scalar_bit_for_bit() {
+    // M = 1, M not a multiple of any tile, N not a multiple of 4, K = 32 and 3072, and
+    // both block lengths (32 = q8_0, K = one scale per column).
+    let shapes = [
+        (1, 32, 4),
+        (1, 64, 3),
+        (7, 32, 5),
+        (13, 96, 37),
+        (197, 768, 24),
+        (5, 3072, 11),
+        (29, 256, 50),
+    ];
+    for (i, &(m, k, n)) in shapes.iter().enumerate() {
+        let w = lcg(i as u64, n * k);
+        let mut x = lcg(1000 + i as u64, m * k);
+        // Outlier values, as transformer activations have.
+        x[0] *= 40.0;
+        for kb in [32, k] {
+            let p = PackedI8::from_f32(&w, n, k, kb);
+            let reference = p.matmul_scalar(&x, m);
+            for rows in 1..=6 {
+                for groups in 1..=4 {
+                    let y = p.matmul_tiled(&x, m, rows, groups);
+                    let same = y
+                        .iter()
+                        .zip(&reference)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "m{m} k{k} n{n} kb{kb} tile {rows}x{groups}: differs");
+                }
+            }
+        }
+    }
+}
