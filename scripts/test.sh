@@ -16,7 +16,7 @@ cargo clippy --workspace --exclude siglens-app --exclude siglens-worker --all-ta
 step "native tests: engine parity + CLI"
 cargo test
 step "engine parity in headless Chromium (wasm32 + simd128)"
-CARGO_TARGET_DIR=target/wasm cargo test -p siglens-engine --target wasm32-unknown-unknown --release --test wasm_parity
+CARGO_TARGET_DIR=target/wasm cargo test -p siglens-engine --target wasm32-unknown-unknown --release --test wasm_parity --test wasm_kernels
 step "clippy (wasm crates)"
 CARGO_TARGET_DIR=target/wasm cargo clippy --target wasm32-unknown-unknown -p siglens-app -p siglens-worker -p siglens-protocol --all-targets -- -D warnings
 step "UI component tests in headless Chromium (wasm-bindgen-test)"

@@ -1,5 +1,5 @@
 // Browser runtime tests (headless Debian Chromium, driving the real UI):
-// cold load with progress, results equal to the native CLI within 1e-5, a bad file failing
+// cold load with progress, results equal to the native CLI within BAR (2e-4), a bad file failing
 // alone, warm start with the model server off (zero requests), a corrupted IndexedDB entry
 // detected and re-fetched, 404 and truncated files giving clear errors and caching nothing,
 // an interrupted download resumed with Range (and restarted where Range is refused),
@@ -151,12 +151,12 @@ async function waitEmbedded() {
 
 /// Classifies the embedded IMAGES with LABELS in the page; the largest difference from
 /// `siglens classify` on the same GGUF.
-async function classifyVsCli() {
+async function classifyVsCli(opts = {}) {
   await page.fill('#labels', LABELS.join('\n'));
   await page.click('#classify');
   await page.waitForSelector('#matrix');
   const native = cli(['classify', '--model', modelFile, ...LABELS.flatMap((l) => ['--label', l]),
-    ...IMAGES.map((f) => join(fixtures, f))]);
+    ...IMAGES.map((f) => join(fixtures, f))], opts);
   let worst = 0;
   for (const row of native) {
     const name = row.image.split('/').pop();
@@ -169,8 +169,17 @@ async function classifyVsCli() {
   return worst;
 }
 
-function cli(args) {
-  return JSON.parse(execFileSync(siglens, [...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+/// The native CLI on the same model. In the browser q8_0 weights compute on the int8
+/// kernel (activations rounded per row to 16 bits), so by default the CLI is asked for the
+/// same kernel (`--int8-kernel`). They still cannot agree bit for bit: the two builds differ
+/// in the last bits of some f32 ops (they agreed within 2e-7 before the int8 kernel), and
+/// such a difference can flip one activation's rounding, which moves a score by ~1e-5. Hence BAR; a wrong weight, layout or
+/// preprocessing step moves scores by far more (> 1e-2). `{ int8: false }` gives the CLI's
+/// default, dequantized f32 math, for the fidelity check.
+const BAR = 2e-4;
+function cli(args, { int8 = true } = {}) {
+  const extra = int8 && args.includes('--model') ? ['--int8-kernel'] : [];
+  return JSON.parse(execFileSync(siglens, [...args, ...extra, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 try {
@@ -185,7 +194,7 @@ try {
     assert(keys.manifests.includes(`gguf:slow/${MODEL}`), `not cached: ${JSON.stringify(keys.manifests)}`);
   });
 
-  await check('results equal the native CLI within 1e-5; a bad file fails alone', async () => {
+  await check('results equal the native CLI within BAR; a bad file fails alone', async () => {
     await loadModel(`models/${MODEL}`);
     // With a spare core the batch is shared with an image worker: its results are checked too.
     if (await page.evaluate(() => navigator.hardwareConcurrency) > 1) await page.waitForSelector('#image-workers');
@@ -207,7 +216,11 @@ try {
 
     const worst = await classifyVsCli();
     console.log(`     classify: max |browser - native| = ${worst.toExponential(2)}`);
-    assert(worst <= 1e-5, `scores differ from the CLI by ${worst}`);
+    assert(worst <= BAR, `scores differ from the CLI by ${worst}`);
+    // Against the CLI's default f32 math: what the int8 kernel's activation rounding costs.
+    const vsF32 = await classifyVsCli({ int8: false });
+    console.log(`     classify vs the CLI's dequantized f32 math: max |d| = ${vsF32.toExponential(2)}`);
+    assert(vsF32 <= 1e-3, `the int8 kernel moves scores by ${vsF32}`);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
     const exported = JSON.parse(readFileSync(await download.path(), 'utf8'));
@@ -221,7 +234,7 @@ try {
       n.embedding.forEach((v, i) => { worstE = Math.max(worstE, Math.abs(v - b.embedding[i])); });
     }
     console.log(`     embeddings: max |browser - native| = ${worstE.toExponential(2)}`);
-    assert(worstE <= 1e-5, `embeddings differ from the CLI by ${worstE}`);
+    assert(worstE <= BAR, `embeddings differ from the CLI by ${worstE}`);
   });
 
   await check('search, similar images and CSV/NPY exports match the native CLI', async () => {
@@ -241,7 +254,7 @@ try {
       worst = Math.max(worst, Math.abs(hit[1] - native.probs[i][0]));
     });
     console.log(`     search: max |browser - native| = ${worst.toExponential(2)}`);
-    assert(worst <= 1e-5, `search scores differ from the CLI by ${worst}`);
+    assert(worst <= BAR, `search scores differ from the CLI by ${worst}`);
 
     const emb = cli(['embed', '--model', modelFile, ...IMAGES.flatMap((f) => ['--image', join(fixtures, f)])]).images;
     const dot = (a, b) => a.reduce((s, v, i) => s + v * b[i], 0);
@@ -258,7 +271,7 @@ try {
       const e = emb.find((x) => x.image.endsWith(`/${name}`)).embedding;
       worstSim = Math.max(worstSim, Math.abs(score - dot(q, e)));
     }
-    assert(worstSim <= 1e-5, `similar cosines differ from the CLI embeddings by ${worstSim}`);
+    assert(worstSim <= BAR, `similar cosines differ from the CLI embeddings by ${worstSim}`);
 
     const [csvDl] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
     const csv = readFileSync(await csvDl.path(), 'utf8').trim().split('\n');
@@ -278,7 +291,7 @@ try {
         worstNpy = Math.max(worstNpy, Math.abs(v - e[j]), Math.abs(Number(line.split(',')[j + 1]) - e[j]));
       }
     });
-    assert(worstNpy <= 1e-5, `exports differ from the CLI embeddings by ${worstNpy}`);
+    assert(worstNpy <= BAR, `exports differ from the CLI embeddings by ${worstNpy}`);
 
     // Text embeddings: the listed texts, as `siglens embed --text` makes them (JSON and NPY).
     const texts = ['A Cat', 'la tour Eiffel', '猫の写真'];
@@ -298,7 +311,7 @@ try {
         Math.abs(v - tNpy.readFloatLE(10 + tHlen + 4 * (r * dim + j))));
     }));
     console.log(`     text embeddings: max |browser - native| = ${worstText.toExponential(2)}`);
-    assert(worstText <= 1e-5, `text embeddings differ from the CLI by ${worstText}`);
+    assert(worstText <= BAR, `text embeddings differ from the CLI by ${worstText}`);
 
     // K-means in the worker: suggested k, then a chosen k; every image in one cluster.
     await page.click('#cluster');
@@ -519,7 +532,7 @@ try {
     await waitEmbedded();
     const worst = await classifyVsCli();
     console.log(`     HF q8_0 in the browser vs native q8_0 GGUF: max |d| = ${worst.toExponential(2)}`);
-    assert(worst <= 1e-5, `HF-quantized scores differ from the CLI by ${worst}`);
+    assert(worst <= BAR, `HF-quantized scores differ from the CLI by ${worst}`);
     await openApp();
     const before = (await statsNow()).model;
     const warm = await loadModel(null, { hf });
@@ -731,7 +744,7 @@ try {
         x.embedding.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ref[i])); });
       }
       console.log(`     24 images on 4 engines: max |browser - native| = ${worst.toExponential(2)}`);
-      assert(exported.images.length === 24 && worst <= 1e-5, `pool results differ by ${worst}`);
+      assert(exported.images.length === 24 && worst <= BAR, `pool results differ by ${worst}`);
 
       // An image worker dies mid-batch: its unfinished images go to the engines left.
       const more = Array.from({ length: 60 }, (_, i) => {

@@ -132,6 +132,10 @@ struct ModelArgs {
     /// also quantizes activations: cosine vs f32 can fall to ~0.998; see BENCHMARKS.md).
     #[arg(long)]
     fast_q8: bool,
+    /// Compute q8_0 / q4_0 weights on siglens's own int8 kernel, as the browser does (here a
+    /// portable loop, slower than the default): to reproduce the web app's numbers exactly.
+    #[arg(long)]
+    int8_kernel: bool,
 }
 
 impl ModelArgs {
@@ -151,6 +155,7 @@ impl ModelArgs {
             batch_size: self.batch_size.max(1),
             policy: ComputePolicy {
                 quantized_q8_0: self.fast_q8,
+                int8_kernel: self.int8_kernel || ComputePolicy::for_this_platform().int8_kernel,
                 ..ComputePolicy::for_this_platform()
             },
             ..Default::default()
