@@ -1,13 +1,17 @@
 //! Our own matmul kernels, for where Candle's are slow: in wasm32 Candle's quantized
 //! matmuls run 2.4-3.7x slower than its f32 one at SigLIP's token-batch shapes
-//! (BENCHMARKS.md). One kernel so far:
+//! (BENCHMARKS.md), and Candle's GELU calls a software `tanhf` per element there.
 //! - [`int8`]: `y = x W^T` on int8 weights (q8_0/q4_0 blocks kept exact, one f32 scale per
 //!   block along K) and per-row 16-bit activations, accumulating in i32 per block. A
 //!   portable scalar implementation (native, and the reference in tests) and a
 //!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`.
+//! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
 
+pub mod exp;
+pub mod gelu;
 pub mod int8;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod int8_simd;
+pub mod softmax;
 
 pub use int8::PackedI8;

@@ -182,7 +182,7 @@ impl LayerNorm {
 
 fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
     Ok(match act {
-        Activation::GeluPytorchTanh => x.gelu()?,
+        Activation::GeluPytorchTanh => crate::kernels::gelu::gelu_tanh_tensor(x)?,
         Activation::GeluErf => x.gelu_erf()?,
         Activation::QuickGelu => (x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?,
         Activation::Relu => x.relu()?,
@@ -261,7 +261,7 @@ impl Attention {
         if let Some(m) = mask {
             w = w.broadcast_add(m)?;
         }
-        let w = candle_nn::ops::softmax_last_dim(&w)?;
+        let w = crate::kernels::softmax::softmax_last_dim(&w)?;
         let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, sq, hidden))?;
         self.out.forward(&o)
     }
