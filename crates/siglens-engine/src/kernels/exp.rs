@@ -13,7 +13,7 @@ const ROUND: f32 = 12_582_912.0;
 /// no weight), NaN for NaN.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    let y = x.max(-87.0).min(87.0);
+    let y = x.clamp(-87.0, 87.0);
     let shifted = y * LOG2_E + ROUND;
     let n = shifted - ROUND;
     // The integer n sits in the low mantissa bits of `shifted`.
