@@ -2,6 +2,8 @@
 //! is written last, with the file's sha256: an entry without a manifest is a partial write
 //! and is never read; an entry whose bytes do not hash to the manifest's is discarded.
 
+use std::future::{Future, IntoFuture};
+
 use idb::{Database, DatabaseEvent, Factory, KeyRange, ObjectStoreParams, Query, TransactionMode};
 use js_sys::Uint8Array;
 use serde::{Deserialize, Serialize};
@@ -98,11 +100,30 @@ impl ModelCache {
             .and_then(|v| serde_wasm_bindgen::from_value(v).ok()))
     }
 
-    /// One stored chunk, as the browser holds it (hash it there before copying it in).
-    pub async fn chunk(&self, key: &str, index: u32) -> Result<Option<Uint8Array>, WorkerError> {
-        let v = self.get(CHUNKS, chunk_key(key, index)).await?;
-        Ok(v.filter(|v| v.is_instance_of::<Uint8Array>())
-            .map(Uint8Array::from))
+    /// Issues the read of one stored chunk now and returns its result (as the browser holds
+    /// it: hash it there before copying it in) to await later, so the browser reads the
+    /// next chunk while this thread parses the current one.
+    pub fn start_chunk(
+        &self,
+        key: &str,
+        index: u32,
+    ) -> Result<impl Future<Output = Result<Option<Uint8Array>, WorkerError>>, WorkerError> {
+        let tx = self
+            .db
+            .transaction(&[CHUNKS], TransactionMode::ReadOnly)
+            .map_err(|e| storage_err("reading", e))?;
+        let store = tx
+            .object_store(CHUNKS)
+            .map_err(|e| storage_err("reading", e))?;
+        let request = store
+            .get(Query::Key(chunk_key(key, index)))
+            .map_err(|e| storage_err("reading", e))?
+            .into_future();
+        Ok(async move {
+            let v = request.await.map_err(|e| storage_err("reading", e))?;
+            Ok(v.filter(|v| v.is_instance_of::<Uint8Array>())
+                .map(Uint8Array::from))
+        })
     }
 
     async fn put(

@@ -309,13 +309,21 @@ async fn read_cached(
     let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
     let mut hasher = Sha256::new();
     let mut throttle = Throttle(0.0);
+    let mut next = match m.chunks {
+        0 => None,
+        _ => Some(cache.start_chunk(&m.key, 0)?),
+    };
     for index in 0..m.chunks {
         check_cancelled(id)?;
         let t = precise_now_ms();
-        let arr = cache
-            .chunk(&m.key, index)
+        let Some(reading) = next.take() else { break };
+        let arr = reading
             .await?
             .ok_or_else(|| corrupt(format!("chunk {index} of {} is missing", m.chunks)))?;
+        // The browser reads the next chunk while this one is hashed and parsed.
+        if index + 1 < m.chunks {
+            next = Some(cache.start_chunk(&m.key, index + 1)?);
+        }
         let digest = if per_chunk {
             crate::digest::start(&arr)
         } else {
