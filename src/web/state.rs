@@ -42,7 +42,6 @@ pub fn split_even<T>(items: Vec<T>, k: usize) -> Vec<Vec<T>> {
 /// What a running request is, so the UI can say so and offer to cancel it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Busy {
-    pub id: RequestId,
     pub what: String,
 }
 
@@ -222,7 +221,6 @@ impl AppState {
             String::new()
         };
         self.busy.set(Some(Busy {
-            id: 0,
             what: format!("embedding {n} images{on}"),
         }));
         self.cancel_pending.set_value(false);
