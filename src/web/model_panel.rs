@@ -2,8 +2,7 @@
 
 use leptos::prelude::*;
 use siglens_protocol::{
-    CachedModel, ModelInfo, ModelSource, Output, Phase, Progress, Request, HF_DEFAULT_REPO,
-    HF_ENDPOINT,
+    CachedModel, ModelSource, Output, Phase, Progress, Request, HF_DEFAULT_REPO, HF_ENDPOINT,
 };
 
 use super::client::{Reply, WorkerStatus};
@@ -44,15 +43,26 @@ fn page_base() -> Option<String> {
         .and_then(|d| d.base_uri().ok().flatten())
 }
 
-/// Extra image workers read the model from the browser cache; where it could not be
-/// stored (no IndexedDB, quota) they would download it again, so none are started.
-fn start_image_workers_if_cached(state: AppState, info: &ModelInfo, source: ModelSource) {
-    let (key, bytes) = (info.key.clone(), info.wasm_memory_bytes);
+/// Lists the cached models into the panel's signals, then hands the list to `then`.
+fn list_cache(
+    state: AppState,
+    cached: RwSignal<Vec<CachedModel>>,
+    quota: RwSignal<Option<(f64, f64)>>,
+    then: impl FnOnce(&[CachedModel]) + 'static,
+) {
+    let mut then = Some(then);
     state.request(Request::ListCache, Vec::new(), move |r| {
-        if let Reply::Done(Output::Cache { models, .. }) = r {
-            if models.iter().any(|m| m.key == key) {
-                state.start_image_workers(source.clone(), page_base(), bytes);
+        if let Reply::Done(Output::Cache {
+            models,
+            usage,
+            quota: q,
+        }) = r
+        {
+            if let Some(f) = then.take() {
+                f(&models);
             }
+            cached.set(models);
+            quota.set(usage.zip(q));
         }
     });
 }
@@ -80,19 +90,7 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
     let cached = RwSignal::new(Vec::<CachedModel>::new());
     let quota = RwSignal::new(None::<(f64, f64)>);
 
-    let refresh_cache = move || {
-        state.request(Request::ListCache, Vec::new(), move |r| {
-            if let Reply::Done(Output::Cache {
-                models,
-                usage,
-                quota: q,
-            }) = r
-            {
-                cached.set(models);
-                quota.set(usage.zip(q));
-            }
-        });
-    };
+    let refresh_cache = move || list_cache(state, cached, quota, |_| {});
 
     let load = move || {
         request_persistent_storage();
@@ -145,9 +143,17 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                 Reply::Done(Output::Loaded { info }) => {
                     loading.set(false);
                     progress.set(None);
-                    start_image_workers_if_cached(state, &info, given.clone());
+                    // One listing refreshes the panel and tells whether extra image workers
+                    // can read the model from the cache; where it could not be stored (no
+                    // IndexedDB, quota) they would download it again, so none are started.
+                    let (key, bytes, source) =
+                        (info.key.clone(), info.wasm_memory_bytes, given.clone());
+                    list_cache(state, cached, quota, move |models| {
+                        if models.iter().any(|m| m.key == key) {
+                            state.start_image_workers(source, page_base(), bytes);
+                        }
+                    });
                     state.model.set(Some(info));
-                    refresh_cache();
                     // Images dropped before the model was ready.
                     state.embed_queued();
                 }
