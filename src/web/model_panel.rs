@@ -117,6 +117,7 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                 source,
                 base: page_base(),
                 vision_only: false,
+                cache_only: false,
             },
             Vec::new(),
             move |r| match r {

@@ -90,6 +90,7 @@ impl AppState {
                 source,
                 base,
                 vision_only: true,
+                cache_only: true,
             },
             Vec::new(),
             move |r| match r {

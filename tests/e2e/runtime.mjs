@@ -772,6 +772,28 @@ try {
       const notices = await p2.locator('#notices').textContent();
       assert(/an image worker stopped/.test(notices), `no notice: ${notices}`);
       assert(await p2.locator('#image-workers[data-ready="2"]').count() === 1, 'the dead worker is still counted');
+
+      // An image worker only reads the cache: asked for a model that is not cached, it fails
+      // with a clear error and downloads nothing (the main engine owns downloads and repair).
+      const live = (await Promise.all(p2.workers().map(async (w) => [w, await w.evaluate(() => self.name)])))
+        .find(([, n]) => n.startsWith('siglens-images-'))[0];
+      const fetchedBefore = await fetched();
+      const replies = await live.evaluate(async (url) => {
+        const got = [];
+        const post = self.postMessage;
+        self.postMessage = function (m, t) { if (m?.msg?.id === 4242) got.push(m.msg); return post.call(this, m, t); };
+        const request = { type: 'load_model', source: { kind: 'gguf', url }, base: location.href, vision_only: true, cache_only: true };
+        self.onmessage(new MessageEvent('message', { data: { msg: { id: 4242, request }, buffers: [] } }));
+        for (let i = 0; i < 400 && !got.some((m) => m.type === 'failed' || m.type === 'done'); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        self.postMessage = post;
+        return got;
+      }, `${base}models/${MODEL}?never-cached`);
+      const end = replies.find((m) => m.type === 'failed' || m.type === 'done');
+      assert(end?.type === 'failed' && end.error.kind === 'storage' && /only reads the cache/.test(end.error.message),
+        `cache-only load of an uncached model: ${JSON.stringify(replies)}`);
+      assert(await fetched() === fetchedBefore, 'the image worker downloaded the model');
     } finally {
       await p2.close();
     }

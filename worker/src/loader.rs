@@ -39,6 +39,13 @@ fn bad_model(url: &str, e: impl std::fmt::Display) -> WorkerError {
     WorkerError::new(ErrorKind::BadModel, format!("{url}: {e}"))
 }
 
+fn not_cached(why: String) -> WorkerError {
+    WorkerError::new(
+        ErrorKind::Storage,
+        format!("{why}; an image worker only reads the cache"),
+    )
+}
+
 /// `source` with its URLs made absolute against `base` (the page's URL).
 fn resolved(source: &ModelSource, base: Option<&str>) -> Result<ModelSource, WorkerError> {
     let Some(base) = base else {
@@ -65,11 +72,16 @@ fn resolved(source: &ModelSource, base: Option<&str>) -> Result<ModelSource, Wor
     })
 }
 
+/// `cache_only`: an extra image worker's load. It reads a verified cached copy or fails
+/// (`Storage` when there is none, `BadModel` for a damaged copy); it never downloads and never deletes
+/// the entry, so a damaged cache is found, discarded and fetched again by the main engine
+/// alone, and a worker cannot race it.
 pub async fn load(
     id: RequestId,
     source: &ModelSource,
     base: Option<&str>,
     towers: Towers,
+    cache_only: bool,
 ) -> Result<(Siglip, ModelInfo), WorkerError> {
     let t0 = now_ms();
     // Keyed by the source as the user gave it, so a site moved to another path keeps its cache.
@@ -87,6 +99,7 @@ pub async fn load(
     let url = url.as_str();
     let cache = match ModelCache::open().await {
         Ok(c) => Some(c),
+        Err(e) if cache_only => return Err(not_cached(format!("{e}"))),
         Err(e) => {
             notice(id, format!("{e}; the model will be kept in memory only"));
             None
@@ -119,6 +132,9 @@ pub async fn load(
             match read_cached(id, c, &m, &mut phases).await {
                 Ok(files) => cached = Some((files, m.bytes)),
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
+                Err(e) if cache_only => {
+                    return Err(bad_model(url, format!("the cached copy is damaged ({e})")))
+                }
                 Err(e) => {
                     notice(
                         id,
@@ -132,6 +148,9 @@ pub async fn load(
         }
     }
     let from_cache = cached.is_some();
+    if cache_only && !from_cache {
+        return Err(not_cached("no cached copy of this model".into()));
+    }
     let (files, file_bytes, network_requests) = match cached {
         Some((files, bytes)) => (files, bytes, 0),
         None => {

@@ -68,6 +68,7 @@ async fn handle(
             source,
             base,
             vision_only,
+            cache_only,
         } => {
             // Free the old model first: two base models may not fit in wasm32's 4 GiB.
             MODEL.with(|m| m.borrow_mut().take());
@@ -76,7 +77,8 @@ async fn handle(
             } else {
                 Towers::Both
             };
-            let (model, info) = crate::loader::load(id, &source, base.as_deref(), towers).await?;
+            let (model, info) =
+                crate::loader::load(id, &source, base.as_deref(), towers, cache_only).await?;
             MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(model)));
             Ok(Output::Loaded { info })
         }

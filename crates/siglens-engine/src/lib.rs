@@ -12,6 +12,8 @@
 
 pub mod bench;
 pub mod config;
+#[cfg(feature = "cuda")]
+mod cuda_ops;
 pub mod device;
 pub mod error;
 pub mod export;

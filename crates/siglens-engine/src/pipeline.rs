@@ -63,6 +63,10 @@ pub struct Siglip {
     pub options: LoadOptions,
     /// Bytes the weights occupy as stored (file / cache size, before any dequantization).
     pub stored_bytes: usize,
+    /// On CUDA, the page-locked staging buffer of full image batches, made at first use
+    /// and kept (pinning ~150 MB costs more than a batch's compute).
+    #[cfg(feature = "cuda")]
+    pinned: std::sync::Mutex<Option<crate::cuda_ops::PinnedUpload>>,
 }
 
 impl Siglip {
@@ -106,6 +110,8 @@ impl Siglip {
             model,
             options,
             stored_bytes,
+            #[cfg(feature = "cuda")]
+            pinned: std::sync::Mutex::new(None),
         })
     }
 
@@ -128,31 +134,77 @@ impl Siglip {
         let s = self.config.vision_config.image_size;
         let batch = self.options.batch_size.max(1);
         let dev = self.model.device();
+        if let Some(p) = pixels
+            .iter()
+            .find(|p| (p.height, p.width) != (s, s) || p.data.len() != 3 * s * s)
+        {
+            return Err(Error::Unsupported(format!(
+                "pixel values are {}x{}, model expects {s}x{s}",
+                p.width, p.height
+            )));
+        }
         let mut out = Vec::with_capacity(pixels.len());
         // On a GPU one host buffer serves every batch, so it is faulted in once per call, not
         // once per batch (150 MB for a batch of 256 at 224 px); the CPU takes it by value.
-        let mut data = Vec::with_capacity(batch.min(pixels.len()) * 3 * s * s);
+        let mut data = Vec::new();
+        let mut on_device = Vec::new();
         for chunk in pixels.chunks(batch) {
+            let shape = (chunk.len(), 3, s, s);
+            #[cfg(feature = "cuda")]
+            if dev.is_cuda() && chunk.len() == batch {
+                let t = self.upload_pinned(chunk, shape)?;
+                on_device.push(l2_normalize(&self.model.image_features(&t)?)?);
+                continue;
+            }
             data.clear();
             for p in chunk {
-                if (p.height, p.width) != (s, s) || p.data.len() != 3 * s * s {
-                    return Err(Error::Unsupported(format!(
-                        "pixel values are {}x{}, model expects {s}x{s}",
-                        p.width, p.height
-                    )));
-                }
                 data.extend_from_slice(&p.data);
             }
-            let shape = (chunk.len(), 3, s, s);
             let t = if dev.is_cpu() {
                 Tensor::from_vec(std::mem::take(&mut data), shape, dev)?
             } else {
                 Tensor::from_slice(&data, shape, dev)?
             };
             let e = l2_normalize(&self.model.image_features(&t)?)?;
-            out.extend(e.to_vec2::<f32>()?);
+            if dev.is_cpu() {
+                out.extend(e.to_vec2::<f32>()?);
+            } else {
+                on_device.push(e);
+            }
+        }
+        // A GPU computes asynchronously: reading a batch back would wait for it, idling the
+        // GPU while the host assembles the next one. Read everything back once at the end.
+        if !on_device.is_empty() {
+            out.extend(Tensor::cat(&on_device, 0)?.to_vec2::<f32>()?);
         }
         Ok(out)
+    }
+
+    /// A full batch through the pinned staging buffer (made on first use).
+    #[cfg(feature = "cuda")]
+    fn upload_pinned(
+        &self,
+        chunk: &[PixelValues],
+        shape: (usize, usize, usize, usize),
+    ) -> Result<Tensor> {
+        let dev = self.model.device();
+        let n = shape.0 * shape.1 * shape.2 * shape.3;
+        let mut guard = self
+            .pinned
+            .lock()
+            .map_err(|_| Error::Unsupported("pinned buffer poisoned by a panic".into()))?;
+        if guard.as_ref().is_none_or(|p| p.len() != n) {
+            *guard = None; // free the old one first
+            *guard = crate::cuda_ops::PinnedUpload::new(dev, n)?;
+        }
+        let pinned = guard
+            .as_mut()
+            .ok_or_else(|| Error::Unsupported("pinned upload off CUDA".into()))?;
+        Ok(pinned.upload(dev, shape, |buf| {
+            for (dst, p) in buf.chunks_exact_mut(shape.1 * shape.2 * shape.3).zip(chunk) {
+                dst.copy_from_slice(&p.data);
+            }
+        })?)
     }
 
     /// Embeds encoded image files; each gets its own result, a bad file never stops the rest.
@@ -217,6 +269,7 @@ impl Siglip {
             None
         };
         let mut out = Vec::with_capacity(n);
+        let mut on_device = Vec::new();
         // Text rows are cheap; 64 at a time (or the image batch size, when larger, so a GPU
         // stays busy) bounds the attention buffers.
         let step = self.options.batch_size.max(64);
@@ -228,7 +281,15 @@ impl Siglip {
                 .map(|m| m.narrow(0, start, rows))
                 .transpose()?;
             let e = l2_normalize(&self.model.text_features(&i, m.as_ref())?)?;
-            out.extend(e.to_vec2::<f32>()?);
+            if dev.is_cpu() {
+                out.extend(e.to_vec2::<f32>()?);
+            } else {
+                on_device.push(e);
+            }
+        }
+        // As for images: one read-back at the end keeps a GPU's queue full.
+        if !on_device.is_empty() {
+            out.extend(Tensor::cat(&on_device, 0)?.to_vec2::<f32>()?);
         }
         Ok(out)
     }

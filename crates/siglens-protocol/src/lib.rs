@@ -104,6 +104,10 @@ pub enum Request {
         /// Load only the vision tower: one of the page's extra image workers.
         #[serde(default)]
         vision_only: bool,
+        /// Read the model from the cache or fail: never download, never discard a damaged
+        /// entry (an extra image worker; the main engine owns downloading and repair).
+        #[serde(default)]
+        cache_only: bool,
     },
     /// One image per transferred buffer, `names[i]` naming `buffers[i]`. Each image's
     /// result is reported as it finishes ([`Progress::Image`]); a bad image fails alone.

@@ -150,14 +150,15 @@ impl PackedI8 {
         self.w[(col / 4) * self.k * 4 + (kk / 2) * 8 + (col % 4) * 2 + kk % 2]
     }
 
-    /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm, scalar elsewhere.
+    /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm, AVX2 on x86-64 CPUs
+    /// that have it (threaded over the rayon pool), scalar elsewhere.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
         // 4 rows x 12 columns: the fastest tile measured (BENCHMARKS.md, "Browser kernels").
         self.matmul_tiled(x, m, 4, 3)
     }
 
     /// [`Self::matmul`] with a register tile of `rows` x `groups` (4 columns each) for the
-    /// simd128 kernel (rows 1..=6, groups 1..=4; for benchmarks). Scalar outside wasm.
+    /// simd128 kernel (rows 1..=6, groups 1..=4; for benchmarks). Natively the tile is fixed.
     pub fn matmul_tiled(&self, x: &[f32], m: usize, rows: usize, groups: usize) -> Vec<f32> {
         let (qa, ascale) = self.quantize_rows(x, m);
         let mut acc = vec![0f32; m * self.n_pad];
@@ -166,6 +167,11 @@ impl PackedI8 {
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         {
             let _ = (rows, groups);
+            #[cfg(target_arch = "x86_64")]
+            if super::int8_avx2::available() && self.kb.is_multiple_of(4) {
+                super::int8_avx2::run(self, &qa, m, &mut acc);
+                return self.finish(acc, &ascale, m);
+            }
             self.run_scalar(&qa, m, &mut acc);
         }
         self.finish(acc, &ascale, m)
@@ -246,8 +252,11 @@ impl PackedI8 {
         out
     }
 
-    // Accessors for the simd128 kernel.
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    // Accessors for the SIMD kernels.
+    #[cfg(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    ))]
     pub(super) fn raw(&self) -> (usize, usize, usize, &[i8], &[f32]) {
         (self.k, self.n_pad, self.kb, &self.w, &self.scales)
     }
@@ -347,6 +356,23 @@ mod tests {
             let y = p.matmul_scalar(&x, m);
             check_against_f32(&x, &deq, &y, m, k, n, 32);
             assert_eq!(p.matmul(&x, m), y);
+        }
+    }
+
+    /// The SIMD kernel (AVX2 natively where the CPU has it) equals the scalar one bit for
+    /// bit, at a token batch's shape (rows split over threads, edge tiles in both
+    /// directions) and with per-column scales (one block of all of K).
+    #[test]
+    fn simd_kernel_equals_scalar() {
+        #[cfg(target_arch = "x86_64")]
+        if !super::super::int8_avx2::available() {
+            eprintln!("no AVX2 here: only the scalar kernel runs");
+        }
+        for &(m, k, n, kb) in &[(197, 768, 50, 32), (9, 256, 13, 32), (6, 96, 7, 96)] {
+            let w = lcg(m as u64, n * k);
+            let x = lcg(k as u64, m * k);
+            let p = PackedI8::from_f32(&w, n, k, kb);
+            assert_eq!(p.matmul(&x, m), p.matmul_scalar(&x, m), "{m}x{k} @ {k}x{n}");
         }
     }
 

@@ -4,12 +4,15 @@
 //! - [`int8`]: `y = x W^T` on int8 weights (q8_0/q4_0 blocks kept exact, one f32 scale per
 //!   block along K) and per-row 16-bit activations, accumulating in i32 per block. A
 //!   portable scalar implementation (native, and the reference in tests) and a
-//!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`.
+//!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`, and its AVX2
+//!   twin natively (`int8_avx2`, detected at run time, rows over the rayon pool).
 //! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
 
 pub mod exp;
 pub mod gelu;
 pub mod int8;
+#[cfg(target_arch = "x86_64")]
+mod int8_avx2;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod int8_simd;
 pub mod softmax;

@@ -132,6 +132,18 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, None, None)
+    }
+
+    /// `act(x W^T + b) + residual`. On CUDA the bias, the tanh GELU and the residual are one
+    /// in-place pass over the matmul's output (`cuda_ops::bias_epilogue`); elsewhere they
+    /// are Candle ops in that order, so the CPU and wasm results do not change.
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        act: Option<Activation>,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let in_dim = dims[dims.len() - 1];
         let rows = x.elem_count() / in_dim;
@@ -144,21 +156,51 @@ impl Linear {
                 Tensor::from_vec(p.matmul(&xv, rows), (rows, p.out_dim()), x2.device())?
             }
         };
-        let y = match &self.bias {
-            // Candle's CUDA broadcast add finds each element's source with 64-bit divisions
-            // (46% of the GPU time at batch 32, bf16). A K=1 matmul writes the broadcast
-            // bias and the add then takes the contiguous path: ~3x less time in all
-            // (BENCHMARKS.md). Same values: 1 x b is exact.
-            Some(b) if y.device().is_cuda() => {
-                let ones = Tensor::ones((rows, 1), y.dtype(), y.device())?;
-                (y + ones.matmul(&b.unsqueeze(0)?)?)?
+        let mut out_dims = dims;
+        *out_dims.last_mut().expect("rank >= 1") = y.dim(1)?;
+        #[cfg(feature = "cuda")]
+        if let (Some(b), true) = (&self.bias, y.device().is_cuda()) {
+            if matches!(act, None | Some(Activation::GeluPytorchTanh)) {
+                let res = residual.map(|r| r.reshape(y.shape())).transpose()?;
+                let gelu = act.is_some();
+                crate::cuda_ops::bias_epilogue(&y, b, gelu, res.as_ref())?;
+                return Ok(y.reshape(out_dims)?);
             }
+        }
+        let y = match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
         };
-        let mut out_dims = dims;
-        *out_dims.last_mut().expect("rank >= 1") = y.dim(1)?;
-        Ok(y.reshape(out_dims)?)
+        let y = match act {
+            Some(a) => activate(a, &y)?,
+            None => y,
+        };
+        let y = y.reshape(out_dims)?;
+        Ok(match residual {
+            Some(r) => (r + y)?,
+            None => y,
+        })
+    }
+
+    /// One linear computing several on the same input, outputs side by side (the fused
+    /// q/k/v projection on a GPU: one large GEMM instead of three). `None` unless every
+    /// part is dense with a bias.
+    pub fn concat_outputs(parts: &[&Linear]) -> Result<Option<Linear>> {
+        let mut ws = Vec::new();
+        let mut bs = Vec::new();
+        for p in parts {
+            match (&p.kind, &p.bias) {
+                (LinearKind::DenseT(w), Some(b)) => {
+                    ws.push(w.clone());
+                    bs.push(b.clone());
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(Linear {
+            kind: LinearKind::DenseT(Tensor::cat(&ws, 1)?),
+            bias: Some(Tensor::cat(&bs, 0)?),
+        }))
     }
 }
 
@@ -212,32 +254,105 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.fc2
-            .forward(&activate(self.act, &self.fc1.forward(x)?)?)
+        self.forward_residual(x, None)
+    }
+
+    /// `fc2(act(fc1(x))) + residual`, the activation and residual fused where the device can.
+    pub fn forward_residual(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        let h = self.fc1.forward_with(x, Some(self.act), None)?;
+        self.fc2.forward_with(&h, None, residual)
     }
 }
 
-/// Multi-head attention with separate q/k/v/out projections.
+/// Multi-head attention with q/k/v/out projections.
 #[derive(Debug, Clone)]
 pub struct Attention {
     pub q: Linear,
     pub k: Linear,
     pub v: Linear,
     pub out: Linear,
+    /// On a GPU, q/k/v as one projection for self-attention (`forward_self_residual`).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    qkv: Option<Linear>,
     pub heads: usize,
     pub head_dim: usize,
 }
 
 impl Attention {
     pub fn load(ld: &Loader, prefix: &str, hidden: usize, heads: usize) -> Result<Self> {
+        let q = ld.linear(&format!("{prefix}.q_proj"), hidden, hidden)?;
+        let k = ld.linear(&format!("{prefix}.k_proj"), hidden, hidden)?;
+        let v = ld.linear(&format!("{prefix}.v_proj"), hidden, hidden)?;
+        let qkv = if ld.device.is_cuda() {
+            Linear::concat_outputs(&[&q, &k, &v])?
+        } else {
+            None
+        };
         Ok(Self {
-            q: ld.linear(&format!("{prefix}.q_proj"), hidden, hidden)?,
-            k: ld.linear(&format!("{prefix}.k_proj"), hidden, hidden)?,
-            v: ld.linear(&format!("{prefix}.v_proj"), hidden, hidden)?,
+            q,
+            k,
+            v,
             out: ld.linear(&format!("{prefix}.out_proj"), hidden, hidden)?,
+            qkv,
             heads,
             head_dim: hidden / heads,
         })
+    }
+
+    /// Attention whose queries come from another input (the vision head's probe).
+    pub fn cross(
+        q: Linear,
+        k: Linear,
+        v: Linear,
+        out: Linear,
+        hidden: usize,
+        heads: usize,
+    ) -> Self {
+        Self {
+            q,
+            k,
+            v,
+            out,
+            qkv: None,
+            heads,
+            head_dim: hidden / heads,
+        }
+    }
+
+    fn scale(&self) -> f64 {
+        (self.head_dim as f64).powf(-0.5)
+    }
+
+    /// `x + out(attention(x, x))`. On a GPU: one q/k/v projection, fused attention reading
+    /// the heads in place (`cuda_ops::attention`) and the residual in the out projection's
+    /// epilogue; otherwise `forward` plus an add.
+    pub fn forward_self_residual(
+        &self,
+        x: &Tensor,
+        residual: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        #[cfg(feature = "cuda")]
+        if let (Some(qkv), None) = (&self.qkv, mask) {
+            let (b, s, hidden) = x.dims3()?;
+            let y = qkv.forward(x)?;
+            let q = y.narrow(2, 0, hidden)?;
+            let k = y.narrow(2, hidden, hidden)?;
+            let v = y.narrow(2, 2 * hidden, hidden)?;
+            let o = match crate::cuda_ops::attention(&q, &k, &v, self.heads, self.scale() as f32)? {
+                Some(o) => o,
+                None => self.attend(&q, &k, &v, None)?,
+            };
+            debug_assert_eq!(o.dims3()?, (b, s, hidden));
+            return self.out.forward_with(&o, None, Some(residual));
+        }
+        let o = self.attend(
+            &self.q.forward(x)?,
+            &self.k.forward(x)?,
+            &self.v.forward(x)?,
+            mask,
+        )?;
+        self.out.forward_with(&o, None, Some(residual))
     }
 
     fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
@@ -249,21 +364,38 @@ impl Attention {
 
     /// `xq` attends to `xkv`. `mask` is additive, broadcastable to `(b, heads, sq, skv)`.
     pub fn forward(&self, xq: &Tensor, xkv: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (b, sq, hidden) = xq.dims3()?;
+        let (q, k, v) = (
+            self.q.forward(xq)?,
+            self.k.forward(xkv)?,
+            self.v.forward(xkv)?,
+        );
+        #[cfg(feature = "cuda")]
+        if mask.is_none() {
+            if let Some(o) =
+                crate::cuda_ops::attention(&q, &k, &v, self.heads, self.scale() as f32)?
+            {
+                return self.out.forward(&o);
+            }
+        }
+        self.out.forward(&self.attend(&q, &k, &v, mask)?)
+    }
+
+    /// Attention over projected `(b, s, hidden)` q/k/v, heads merged back, composed from
+    /// Candle ops (any device and dtype, with a mask).
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, sq, hidden) = q.dims3()?;
         // Scaling q rather than the scores touches b*s*d values instead of b*h*s*s (3x fewer
         // for base at 224 px, and the scores are the largest tensor on a GPU); for the usual
         // power-of-two head sizes 1/sqrt(d) is a power of two, so the result is bit-identical.
-        let scale = (self.head_dim as f64).powf(-0.5);
-        let q = (self.split_heads(&self.q.forward(xq)?)? * scale)?;
-        let k = self.split_heads(&self.k.forward(xkv)?)?;
-        let v = self.split_heads(&self.v.forward(xkv)?)?;
+        let q = (self.split_heads(q)? * self.scale())?;
+        let k = self.split_heads(k)?;
+        let v = self.split_heads(v)?;
         let mut w = q.matmul(&k.t()?)?;
         if let Some(m) = mask {
             w = w.broadcast_add(m)?;
         }
         let w = crate::kernels::softmax::softmax_last_dim(&w)?;
-        let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, sq, hidden))?;
-        self.out.forward(&o)
+        Ok(w.matmul(&v)?.transpose(1, 2)?.reshape((b, sq, hidden))?)
     }
 }
 
@@ -311,9 +443,9 @@ impl Encoder {
         let mut x = x.clone();
         for l in &self.layers {
             let h = l.ln1.forward(&x)?;
-            x = (x + l.attn.forward(&h, &h, mask)?)?;
+            x = l.attn.forward_self_residual(&h, &x, mask)?;
             let h = l.ln2.forward(&x)?;
-            x = (x + l.mlp.forward(&h)?)?;
+            x = l.mlp.forward_residual(&h, Some(&x))?;
         }
         Ok(x)
     }

@@ -48,14 +48,14 @@ impl VisionTower {
         let part = |i: usize| -> Result<Linear> {
             Linear::from_dense(in_w.narrow(0, i * h, h)?, Some(in_b.narrow(0, i * h, h)?))
         };
-        let head_attn = Attention {
-            q: part(0)?,
-            k: part(1)?,
-            v: part(2)?,
-            out: ld.linear(&format!("{hp}.out_proj"), h, h)?,
-            heads: cfg.num_attention_heads,
-            head_dim: h / cfg.num_attention_heads,
-        };
+        let head_attn = Attention::cross(
+            part(0)?,
+            part(1)?,
+            part(2)?,
+            ld.linear(&format!("{hp}.out_proj"), h, h)?,
+            h,
+            cfg.num_attention_heads,
+        );
         Ok(Self {
             patch,
             position: ld.dense(
