@@ -175,10 +175,10 @@ async function classifyVsCli(opts = {}) {
 /// in the last bits of some f32 ops (they agreed within 2e-7 before the int8 kernel), and
 /// such a difference can flip one activation's rounding, which moves a score by ~1e-5. Hence BAR; a wrong weight, layout or
 /// preprocessing step moves scores by far more (> 1e-2). `{ int8: false }` gives the CLI's
-/// default, dequantized f32 math, for the fidelity check.
+/// dequantized f32 math (`--f32-matmul`), for the fidelity check.
 const BAR = 2e-4;
 function cli(args, { int8 = true } = {}) {
-  const extra = int8 && args.includes('--model') ? ['--int8-kernel'] : [];
+  const extra = args.includes('--model') ? [int8 ? '--int8-kernel' : '--f32-matmul'] : [];
   return JSON.parse(execFileSync(siglens, [...args, ...extra, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 

@@ -132,10 +132,15 @@ struct ModelArgs {
     /// also quantizes activations: cosine vs f32 can fall to ~0.998; see BENCHMARKS.md).
     #[arg(long)]
     fast_q8: bool,
-    /// Compute q8_0 / q4_0 weights on siglens's own int8 kernel, as the browser does (here a
-    /// portable loop, slower than the default): to reproduce the web app's numbers exactly.
-    #[arg(long)]
+    /// Compute q8_0 / q4_0 weights on siglens's own int8 kernel, as the browser does. The
+    /// default where it is faster (CPUs with AVX-512 VNNI); this forces it elsewhere (AVX2,
+    /// or a portable loop), e.g. to reproduce the web app's numbers.
+    #[arg(long, conflicts_with = "f32_matmul")]
     int8_kernel: bool,
+    /// Dequantize q8_0 / q4_0 weights to f32 at load (Candle's f32 matmul): the reference
+    /// math, where the int8 kernel would be the default.
+    #[arg(long)]
+    f32_matmul: bool,
 }
 
 impl ModelArgs {
@@ -155,7 +160,8 @@ impl ModelArgs {
             batch_size: self.batch_size.max(1),
             policy: ComputePolicy {
                 quantized_q8_0: self.fast_q8,
-                int8_kernel: self.int8_kernel || ComputePolicy::for_this_platform().int8_kernel,
+                int8_kernel: self.int8_kernel
+                    || (!self.f32_matmul && ComputePolicy::for_this_platform().int8_kernel),
                 ..ComputePolicy::for_this_platform()
             },
             ..Default::default()

@@ -60,6 +60,18 @@ fn kernels() -> candle_core::Result<()> {
             gflop / ms * 1e3
         );
     }
+    // Our int8 kernel on the same q8_0 blocks (AVX2 where the CPU has it, rows over the
+    // rayon pool: RAYON_NUM_THREADS sets it, as for Candle).
+    let q = QTensor::quantize(&w, GgmlDType::Q8_0)?;
+    let packed = siglens_engine::kernels::PackedI8::from_q8_0(&q.data()?, n, k);
+    let xv = x.flatten_all()?.to_vec1::<f32>()?;
+    let ms = median_ms(10, || {
+        packed.matmul(&xv, m);
+    });
+    println!(
+        "| siglens int8 kernel on q8_0 (16-bit activations) | {ms:.2} | {:.1} |",
+        gflop / ms * 1e3
+    );
     Ok(())
 }
 

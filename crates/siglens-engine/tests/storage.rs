@@ -73,6 +73,16 @@ fn storage_dtypes_stay_close_to_f32() {
     let cases = [
         (StorageDType::F16, ComputePolicy::all_f32(), 0.9999),
         (StorageDType::Q8_0, ComputePolicy::all_f32(), 0.999),
+        // Our int8 kernel (the browser's math; natively the default with AVX-512 VNNI): the
+        // same q8_0 contract as dequantized f32.
+        (
+            StorageDType::Q8_0,
+            ComputePolicy {
+                int8_kernel: true,
+                ..ComputePolicy::all_f32()
+            },
+            0.999,
+        ),
         // Candle's q8_0 matmul also quantizes the activations; not the default policy.
         (
             StorageDType::Q8_0,
@@ -103,9 +113,10 @@ fn storage_dtypes_stay_close_to_f32() {
                 &f32_model.similarity(&fi, &ft).probs,
             );
             eprintln!(
-                "[{name}] {:5} quantized-compute={:5} bytes {:8} ({:.2}x of f32) image cos min {ci:.6} text cos min {ct:.6} probs max|d| {dp:.4}",
+                "[{name}] {:5} quantized-compute={:5} int8-kernel={:5} bytes {:8} ({:.2}x of f32) image cos min {ci:.6} text cos min {ct:.6} probs max|d| {dp:.4}",
                 dtype.name(),
                 policy.quantized_q8_0 || policy.quantized_q4k,
+                policy.int8_kernel,
                 bytes.len(),
                 bytes.len() as f64 / f32_size as f64
             );

@@ -22,14 +22,49 @@ use half::f16;
 pub struct PackedI8 {
     n: usize,
     k: usize,
-    /// `n` rounded up to a multiple of 4 (padded columns have zero weights and scales).
+    /// `n` rounded up to a multiple of `g` (padded columns have zero weights and scales).
     n_pad: usize,
     /// Block length along K: one scale per (block, column).
     kb: usize,
-    /// `[n_pad / 4][k / 2][4 columns][2]`.
+    /// Columns per packed group (`group_width`): 4, or 16 for the AVX-512 kernel.
+    g: usize,
+    /// `[n_pad / g][k / 2][g columns][2]`.
     w: Vec<i8>,
     /// `[k / kb][n_pad]`.
     scales: Vec<f32>,
+}
+
+/// A SIMD kernel over whole rows: `acc` (`m x n_pad`, zeroed) += block-scaled products.
+/// Unsafe: the CPU must have its features.
+#[cfg(target_arch = "x86_64")]
+type RowsKernel = unsafe fn(&PackedI8, &[i16], usize, &mut [f32]);
+
+/// `y.round_ties_even()` for |y| < 2^22 (here |y| <= 32767): adding and subtracting
+/// 1.5 * 2^23 rounds in the FPU's default mode, to nearest, ties to even. Two adds that
+/// vectorize everywhere; `round_ties_even` is `f32.nearest` in wasm but a libm `rintf` call
+/// per element on x86-64 without SSE4.1 (a quarter of the native int8 matmul's time).
+#[inline(always)]
+fn round_ties_even_small(y: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (y + MAGIC) - MAGIC
+}
+
+fn scale_rows(acc: &mut [f32], ascale: &[f32], n_pad: usize) {
+    for (row, &s) in acc.chunks_exact_mut(n_pad).zip(ascale) {
+        for v in row {
+            *v *= s;
+        }
+    }
+}
+
+/// Columns per packed group: 16 where the AVX-512 VNNI kernel runs (one 512-bit register
+/// holds 16 columns' i32 sums), else 4 (simd128 and AVX2 hold 4).
+fn group_width() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if super::int8_avx512::available() {
+        return 16;
+    }
+    4
 }
 
 /// The largest activation magnitude for blocks of `kb`: a block's i32 partial sum,
@@ -47,26 +82,38 @@ impl PackedI8 {
         n: usize,
         k: usize,
         kb: usize,
+        block: impl FnMut(usize, usize, &mut [i8]) -> f32,
+    ) -> Self {
+        Self::from_blocks_grouped(n, k, kb, group_width(), block)
+    }
+
+    /// [`Self::from_blocks`] with `g` columns per group (4 or 16).
+    fn from_blocks_grouped(
+        n: usize,
+        k: usize,
+        kb: usize,
+        g: usize,
         mut block: impl FnMut(usize, usize, &mut [i8]) -> f32,
     ) -> Self {
+        assert!(g == 4 || g == 16, "group width {g}");
         assert!(
             kb >= 2 && kb.is_multiple_of(2) && k.is_multiple_of(kb),
             "K {k} must be a multiple of the block {kb}, itself even"
         );
         // Below 127 the activation quantization would be coarser than the weights'.
         assert!(qmax_for(kb) >= 127, "block {kb} too long for i32 sums");
-        let n_pad = n.div_ceil(4) * 4;
+        let n_pad = n.div_ceil(g) * g;
         let nb = k / kb;
         let mut w = vec![0i8; n_pad * k];
         let mut scales = vec![0f32; nb * n_pad];
         let mut buf = vec![0i8; kb];
         for col in 0..n {
-            let base = (col / 4) * k * 4 + (col % 4) * 2;
+            let base = (col / g) * k * g + (col % g) * 2;
             for b in 0..nb {
                 scales[b * n_pad + col] = block(col, b, &mut buf);
                 for (j, &v) in buf.iter().enumerate() {
                     let kk = b * kb + j;
-                    w[base + (kk / 2) * 8 + kk % 2] = v;
+                    w[base + (kk / 2) * 2 * g + kk % 2] = v;
                 }
             }
         }
@@ -75,6 +122,7 @@ impl PackedI8 {
             k,
             n_pad,
             kb,
+            g,
             w,
             scales,
         }
@@ -109,8 +157,12 @@ impl PackedI8 {
     /// From f32 `n x k` (row-major), quantized symmetrically per block of `kb` (`kb = k`:
     /// one scale per output column, the fastest and the coarsest).
     pub fn from_f32(w: &[f32], n: usize, k: usize, kb: usize) -> Self {
+        Self::from_f32_grouped(w, n, k, kb, group_width())
+    }
+
+    fn from_f32_grouped(w: &[f32], n: usize, k: usize, kb: usize, g: usize) -> Self {
         assert_eq!(w.len(), n * k);
-        Self::from_blocks(n, k, kb, |col, b, out| {
+        Self::from_blocks_grouped(n, k, kb, g, |col, b, out| {
             let src = &w[col * k + b * kb..][..kb];
             let amax = src.iter().fold(0f32, |m, v| m.max(v.abs()));
             let s = amax / 127.0;
@@ -147,11 +199,12 @@ impl PackedI8 {
     }
 
     fn w_at(&self, col: usize, kk: usize) -> i8 {
-        self.w[(col / 4) * self.k * 4 + (kk / 2) * 8 + (col % 4) * 2 + kk % 2]
+        let g = self.g;
+        self.w[(col / g) * self.k * g + (kk / 2) * 2 * g + (col % g) * 2 + kk % 2]
     }
 
-    /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm, AVX2 on x86-64 CPUs
-    /// that have it (threaded over the rayon pool), scalar elsewhere.
+    /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm; on x86-64 AVX-512
+    /// VNNI or AVX2, whichever the CPU has (threaded over the rayon pool); scalar elsewhere.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
         // 4 rows x 12 columns: the fastest tile measured (BENCHMARKS.md, "Browser kernels").
         self.matmul_tiled(x, m, 4, 3)
@@ -160,6 +213,10 @@ impl PackedI8 {
     /// [`Self::matmul`] with a register tile of `rows` x `groups` (4 columns each) for the
     /// simd128 kernel (rows 1..=6, groups 1..=4; for benchmarks). Natively the tile is fixed.
     pub fn matmul_tiled(&self, x: &[f32], m: usize, rows: usize, groups: usize) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(kernel) = self.x86_kernel() {
+            return self.matmul_threaded(x, m, kernel);
+        }
         let (qa, ascale) = self.quantize_rows(x, m);
         let mut acc = vec![0f32; m * self.n_pad];
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -167,14 +224,44 @@ impl PackedI8 {
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         {
             let _ = (rows, groups);
-            #[cfg(target_arch = "x86_64")]
-            if super::int8_avx2::available() && self.kb.is_multiple_of(4) {
-                super::int8_avx2::run(self, &qa, m, &mut acc);
-                return self.finish(acc, &ascale, m);
-            }
             self.run_scalar(&qa, m, &mut acc);
         }
         self.finish(acc, &ascale, m)
+    }
+
+    /// The x86-64 SIMD kernel for this packing and CPU: AVX-512 VNNI for 16-column groups
+    /// (packed so only where the CPU has it), AVX2 for 4-column ones.
+    #[cfg(target_arch = "x86_64")]
+    fn x86_kernel(&self) -> Option<RowsKernel> {
+        if self.g == 16 {
+            Some(super::int8_avx512::run_rows)
+        } else if super::int8_avx2::available() && self.kb.is_multiple_of(4) {
+            Some(super::int8_avx2::run_rows)
+        } else {
+            None
+        }
+    }
+
+    /// Rows shared out over the rayon pool; each task quantizes its rows, runs `kernel`
+    /// and scales them (the same arithmetic as `matmul_scalar`, per row).
+    #[cfg(target_arch = "x86_64")]
+    fn matmul_threaded(&self, x: &[f32], m: usize, kernel: RowsKernel) -> Vec<f32> {
+        use rayon::prelude::*;
+        assert_eq!(x.len(), m * self.k, "input is not m x {}", self.k);
+        let threads = rayon::current_num_threads().max(1);
+        let rows = m.div_ceil(threads).div_ceil(8).max(1) * 8;
+        let mut acc = vec![0f32; m * self.n_pad];
+        acc.par_chunks_mut(rows * self.n_pad)
+            .zip(x.par_chunks(rows * self.k))
+            .for_each(|(acc, x)| {
+                let r = x.len() / self.k;
+                let (qa, ascale) = self.quantize_rows(x, r);
+                // SAFETY: `x86_kernel` chose a kernel this CPU runs, for this packing;
+                // `qa` and `acc` hold `r` whole rows.
+                unsafe { kernel(self, &qa, r, acc) };
+                scale_rows(acc, &ascale, self.n_pad);
+            });
+        self.unpad(acc, m)
     }
 
     /// The portable kernel: the reference the simd128 one must equal bit for bit.
@@ -197,11 +284,14 @@ impl PackedI8 {
             .zip(qa.chunks_exact_mut(self.k))
             .zip(&mut scales)
         {
+            // Written so LLVM vectorizes both (`f32::max` and `is_finite` stop it): a > m
+            // selects like `maxps`, and `a <= MAX` is false for infinities and NaN.
             let mut amax = 0f32;
             let mut finite = true;
             for v in row {
-                finite &= v.is_finite();
-                amax = amax.max(v.abs());
+                let a = v.abs();
+                finite &= a <= f32::MAX;
+                amax = if a > amax { a } else { amax };
             }
             if !finite {
                 *s = f32::NAN;
@@ -210,8 +300,7 @@ impl PackedI8 {
             *s = amax / qmax;
             let inv = if amax > 0.0 { qmax / amax } else { 0.0 };
             for (o, v) in q.iter_mut().zip(row) {
-                // Ties to even: one `f32.nearest` in wasm (`round` is a libm call there).
-                *o = (v * inv).round_ties_even() as i16;
+                *o = round_ties_even_small(v * inv) as i16;
             }
         }
         (qa, scales)
@@ -237,11 +326,11 @@ impl PackedI8 {
 
     /// Row scales, and the padded columns dropped.
     fn finish(&self, mut acc: Vec<f32>, ascale: &[f32], m: usize) -> Vec<f32> {
-        for (row, &s) in acc.chunks_exact_mut(self.n_pad).zip(ascale) {
-            for v in row {
-                *v *= s;
-            }
-        }
+        scale_rows(&mut acc, ascale, self.n_pad);
+        self.unpad(acc, m)
+    }
+
+    fn unpad(&self, acc: Vec<f32>, m: usize) -> Vec<f32> {
         if self.n_pad == self.n {
             return acc;
         }
@@ -259,6 +348,15 @@ impl PackedI8 {
     ))]
     pub(super) fn raw(&self) -> (usize, usize, usize, &[i8], &[f32]) {
         (self.k, self.n_pad, self.kb, &self.w, &self.scales)
+    }
+
+    /// Columns per packed group.
+    #[cfg(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    ))]
+    pub(super) fn group(&self) -> usize {
+        self.g
     }
 }
 
@@ -359,21 +457,64 @@ mod tests {
         }
     }
 
-    /// The SIMD kernel (AVX2 natively where the CPU has it) equals the scalar one bit for
-    /// bit, at a token batch's shape (rows split over threads, edge tiles in both
-    /// directions) and with per-column scales (one block of all of K).
+    /// Each x86-64 SIMD kernel this CPU can run equals the scalar one bit for bit, at a
+    /// token batch's shape (rows split over threads, edge tiles in both directions), with
+    /// per-column scales (one block of all of K), and `matmul` picks a kernel that does.
     #[test]
-    fn simd_kernel_equals_scalar() {
+    fn simd_kernels_equal_scalar() {
+        // (name, kernel, its group width, its K-block multiple)
+        #[allow(unused_mut)]
+        let mut kernels: Vec<(&str, RowsKernel, usize, usize)> = Vec::new();
         #[cfg(target_arch = "x86_64")]
-        if !super::super::int8_avx2::available() {
-            eprintln!("no AVX2 here: only the scalar kernel runs");
+        {
+            use super::super::{int8_avx2, int8_avx512};
+            if int8_avx512::available() {
+                kernels.push(("avx512 vnni", int8_avx512::run_rows, 16, 2));
+            }
+            if int8_avx2::available() {
+                kernels.push(("avx2", int8_avx2::run_rows, 4, 4));
+            }
         }
-        for &(m, k, n, kb) in &[(197, 768, 50, 32), (9, 256, 13, 32), (6, 96, 7, 96)] {
+        if kernels.is_empty() {
+            eprintln!("no SIMD kernel for this CPU: only the scalar one runs");
+        }
+        for &(m, k, n, kb) in &[
+            (197, 768, 50, 32),
+            (9, 256, 13, 32),
+            (6, 96, 7, 96),
+            (5, 12, 9, 12),
+        ] {
             let w = lcg(m as u64, n * k);
             let x = lcg(k as u64, m * k);
             let p = PackedI8::from_f32(&w, n, k, kb);
-            assert_eq!(p.matmul(&x, m), p.matmul_scalar(&x, m), "{m}x{k} @ {k}x{n}");
+            let want = p.matmul_scalar(&x, m);
+            assert_eq!(p.matmul(&x, m), want, "matmul {m}x{k} @ {k}x{n}");
+            for (name, run, g, kb_multiple) in &kernels {
+                if kb % kb_multiple != 0 {
+                    continue;
+                }
+                let p = PackedI8::from_f32_grouped(&w, n, k, kb, *g);
+                assert_eq!(
+                    p.matmul_scalar(&x, m),
+                    want,
+                    "packing by {g} changed a value"
+                );
+                let got = p.matmul_threaded(&x, m, *run);
+                assert_eq!(got, want, "{name} {m}x{k} @ {k}x{n}");
+            }
         }
+    }
+
+    #[test]
+    fn small_rounding_is_ties_to_even() {
+        let mut y = -40_000.0f32;
+        while y <= 40_000.0 {
+            for v in [y, y + 0.5, y - 0.5, y + 0.25, y + 0.49999997, y.next_up()] {
+                assert_eq!(round_ties_even_small(v), v.round_ties_even(), "{v}");
+            }
+            y += 0.75;
+        }
+        assert_eq!(round_ties_even_small(-0.4), 0.0);
     }
 
     #[test]

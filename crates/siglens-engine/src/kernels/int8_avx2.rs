@@ -2,11 +2,10 @@
 //! kernel's arithmetic on 256-bit registers. `vpmaddwd` is `i32x4.dot_i16x8_s` twice as
 //! wide: the low half takes k, k+1 and the high half k+2, k+3 of the same 4 columns, and
 //! the halves are added at the end of each K block. Integer sums are exact, so the result
-//! equals the scalar kernel bit for bit (tested). Rows are split over the rayon pool.
+//! equals the scalar kernel bit for bit (tested). `PackedI8::matmul` shares rows out over
+//! the rayon pool.
 
 use std::arch::x86_64::*;
-
-use rayon::prelude::*;
 
 use super::int8::PackedI8;
 
@@ -68,10 +67,13 @@ unsafe fn tile<const R: usize, const C: usize>(
 
 /// Rows `0..m` of `qa` into `acc` (`m x n_pad`, zeroed), 4 x 12 register tiles.
 ///
-/// Safety: AVX2 present; slices sized as `run` asserts.
+/// Safety: AVX2 present. Panics on slices of other sizes or another packing.
 #[target_feature(enable = "avx2")]
-unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32]) {
+pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32]) {
     let (k, n_pad, kb, w, scales) = p.raw();
+    assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
+    assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(4));
+    assert_eq!(p.group(), 4, "weights packed by {}", p.group());
     let ng = n_pad / 4;
     let mut g = 0;
     while g < ng {
@@ -103,21 +105,4 @@ unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32]) {
         }
         g += cg;
     }
-}
-
-/// `acc` (`m x n_pad`, zeroed) += the block-scaled products, rows shared out over the
-/// rayon pool in multiples of the 4-row tile. Panics without AVX2 (check `available`).
-pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32]) {
-    assert!(available(), "int8 AVX2 kernel on a CPU without AVX2");
-    let (k, n_pad, kb, w, scales) = p.raw();
-    assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
-    assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(4));
-    let threads = rayon::current_num_threads().max(1);
-    let rows = m.div_ceil(threads).div_ceil(4).max(1) * 4;
-    acc.par_chunks_mut(rows * n_pad)
-        .zip(qa.par_chunks(rows * k))
-        .for_each(|(acc, qa)| {
-            // SAFETY: AVX2 checked above; each chunk holds whole rows of both.
-            unsafe { run_rows(p, qa, qa.len() / k, acc) }
-        });
 }

@@ -68,6 +68,7 @@ pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usi
     let (k, n_pad, kb, w, scales) = p.raw();
     assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
     assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(2));
+    debug_assert_eq!(p.group(), 4);
     let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
     let ng = n_pad / 4;
     // Column tiles outside, rows inside: a tile's weights (4C x K bytes) stay in L1

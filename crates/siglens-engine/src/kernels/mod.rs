@@ -5,7 +5,8 @@
 //!   block along K) and per-row 16-bit activations, accumulating in i32 per block. A
 //!   portable scalar implementation (native, and the reference in tests) and a
 //!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`, and its AVX2
-//!   twin natively (`int8_avx2`, detected at run time, rows over the rayon pool).
+//!   twins natively (`int8_avx512` on VNNI, else `int8_avx2`; detected at run time, rows
+//!   over the rayon pool).
 //! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
 
 pub mod exp;
@@ -13,8 +14,23 @@ pub mod gelu;
 pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod int8_avx2;
+#[cfg(target_arch = "x86_64")]
+mod int8_avx512;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod int8_simd;
 pub mod softmax;
 
 pub use int8::PackedI8;
+
+/// Whether our int8 kernel beats Candle's f32 matmul on this machine (measured:
+/// BENCHMARKS.md): in wasm (simd128), and natively on x86-64 with AVX-512 VNNI.
+pub fn int8_is_faster() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        int8_avx512::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        cfg!(target_arch = "wasm32")
+    }
+}

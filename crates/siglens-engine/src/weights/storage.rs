@@ -147,17 +147,18 @@ pub fn quantize_for_storage(
 /// Candle's q8_0 and q4k matmuls beat f32 (~4.8 ms vs ~12 ms on a 197x768x3072 linear, 2
 /// threads) while q4_0 is ~5x slower; in wasm every Candle quantized matmul is 2-4x slower
 /// than f32 at SigLIP's shapes (shared/TOOLCHAIN.md), so the web never uses them.
-/// q8_0 is nonetheless dequantized by default natively: Candle's q8_0 matmul also quantizes
-/// the activations to 8 bits, which costs fidelity (text cosine 0.9983 on the deep32
-/// fixture, under the 0.999 q8_0 contract); the CLI's `--fast-q8` opts in. q4k is a size
+/// Candle's q8_0 matmul is nonetheless off by default: it also quantizes the activations to
+/// 8 bits, which costs fidelity (text cosine 0.9983 on the deep32 fixture, under the 0.999
+/// q8_0 contract); the CLI's `--fast-q8` opts in. q4k is a size
 /// choice already, and its quantized matmul matches its dequantized fidelity, so it stays
 /// quantized.
 ///
 /// `int8_kernel`: q8_0 and q4_0 matrices (that Candle does not keep) compute on our own
 /// int8 kernel (`kernels::PackedI8`: the stored int8 blocks and scales kept exact, 16-bit
-/// activations per row). On in wasm, where it is ~2-3x faster than f32 (BENCHMARKS.md,
-/// "Browser kernels") and holds ~1/4 of the f32 bytes; off natively, where Candle's kernels
-/// are faster and the scalar fallback is not.
+/// activations per row). On where it beats Candle's f32 matmul (`kernels::int8_is_faster`):
+/// in wasm (~2-3x, BENCHMARKS.md "Browser kernels", and ~1/4 of the f32 bytes) and on x86-64
+/// CPUs with AVX-512 VNNI (~1.4-1.6x for the whole base vision tower); elsewhere natively
+/// Candle's f32 is as fast as our AVX2 / scalar versions, so q8_0 stays dequantized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputePolicy {
     pub quantized_q4k: bool,
@@ -184,7 +185,7 @@ impl ComputePolicy {
             quantized_q4k: native,
             quantized_q8_0: false,
             quantized_q4_0: false,
-            int8_kernel: !native,
+            int8_kernel: crate::kernels::int8_is_faster(),
         }
     }
 
