@@ -317,6 +317,9 @@ async fn fetch_model(
 /// Reads a cached entry through the stream parser, checking its length and hashes: each
 /// chunk's WebCrypto SHA-256 where the manifest has them (native speed, off this thread),
 /// else the whole file's in wasm. Adds the time of each phase to `phases`.
+/// Chunk reads kept in flight at start-up (8 MB each).
+const READ_AHEAD: u32 = 4;
+
 async fn read_cached(
     id: RequestId,
     cache: &ModelCache,
@@ -328,20 +331,26 @@ async fn read_cached(
     let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
     let mut hasher = Sha256::new();
     let mut throttle = Throttle(0.0);
-    let mut next = match m.chunks {
-        0 => None,
-        _ => Some(cache.start_chunk(&m.key, 0)?),
-    };
+    // The browser keeps READ_AHEAD chunk reads in flight while this thread hashes and
+    // parses the current one.
+    let mut pending = std::collections::VecDeque::new();
+    let mut issued = 0;
+    while issued < m.chunks.min(READ_AHEAD) {
+        pending.push_back(cache.start_chunk(&m.key, issued)?);
+        issued += 1;
+    }
     for index in 0..m.chunks {
         check_cancelled(id)?;
         let t = precise_now_ms();
-        let Some(reading) = next.take() else { break };
+        let Some(reading) = pending.pop_front() else {
+            break;
+        };
         let arr = reading
             .await?
             .ok_or_else(|| corrupt(format!("chunk {index} of {} is missing", m.chunks)))?;
-        // The browser reads the next chunk while this one is hashed and parsed.
-        if index + 1 < m.chunks {
-            next = Some(cache.start_chunk(&m.key, index + 1)?);
+        if issued < m.chunks {
+            pending.push_back(cache.start_chunk(&m.key, issued)?);
+            issued += 1;
         }
         let digest = if per_chunk {
             crate::digest::start(&arr)

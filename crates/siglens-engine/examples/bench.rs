@@ -72,6 +72,16 @@ fn kernels() -> candle_core::Result<()> {
         "| siglens int8 kernel on q8_0 (16-bit activations) | {ms:.2} | {:.1} |",
         gflop / ms * 1e3
     );
+    // A batch of 16 images' rows at once (what one engine gets of a dropped batch): per
+    // image, to compare with batch 1.
+    let xb: Vec<f32> = (0..16).flat_map(|_| xv.iter().copied()).collect();
+    let ms = median_ms(5, || {
+        packed.matmul(&xb, 16 * m);
+    }) / 16.0;
+    println!(
+        "| siglens int8 kernel, 16 x {m} rows, per {m} | {ms:.2} | {:.1} |",
+        gflop / ms * 1e3
+    );
     Ok(())
 }
 

@@ -24,7 +24,8 @@ fn lcg(seed: u64, len: usize) -> Vec<f32> {
 
 #[wasm_bindgen_test]
 fn simd128_equals_scalar_bit_for_bit() {
-    // M = 1, M not a multiple of any tile, N not a multiple of 4, K = 32 and 3072, and
+    // M = 1, M not a multiple of any tile, N not a multiple of 4, K = 32 and 3072, several
+    // row blocks, and
     // both block lengths (32 = q8_0, K = one scale per column).
     let shapes = [
         (1, 32, 4),
@@ -34,6 +35,8 @@ fn simd128_equals_scalar_bit_for_bit() {
         (197, 768, 24),
         (5, 3072, 11),
         (29, 256, 50),
+        // Several row blocks (`row_block`: ~40 rows at K = 3072), as a batch of images has.
+        (100, 3072, 9),
     ];
     for (i, &(m, k, n)) in shapes.iter().enumerate() {
         let w = lcg(i as u64, n * k);

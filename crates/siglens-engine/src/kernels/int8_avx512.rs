@@ -74,19 +74,23 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
     assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(2));
     assert_eq!(p.group(), 16, "weights packed by {}", p.group());
     let ng = n_pad / 16;
-    let mut g = 0;
-    while g < ng {
-        let cg = 3.min(ng - g);
-        let mut r = 0;
-        while r < m {
-            let rr = 8.min(m - r);
-            let a = (
-                qa.as_ptr().add(r * k),
-                w.as_ptr().add(g * 16 * k),
-                scales.as_ptr().add(g * 16),
-                acc.as_mut_ptr().add(r * n_pad + g * 16),
-            );
-            macro_rules! go {
+    // Row blocks outside, so a batch's activations stay in L2 (see `int8::row_block`).
+    let block = super::int8::row_block(k, 8);
+    for r0 in (0..m).step_by(block) {
+        let r_end = (r0 + block).min(m);
+        let mut g = 0;
+        while g < ng {
+            let cg = 3.min(ng - g);
+            let mut r = r0;
+            while r < r_end {
+                let rr = 8.min(r_end - r);
+                let a = (
+                    qa.as_ptr().add(r * k),
+                    w.as_ptr().add(g * 16 * k),
+                    scales.as_ptr().add(g * 16),
+                    acc.as_mut_ptr().add(r * n_pad + g * 16),
+                );
+                macro_rules! go {
                 ($($r:literal),*) => {
                     match (rr, cg) {
                         $(
@@ -98,9 +102,10 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
                     }
                 };
             }
-            go!(8, 7, 6, 5, 4, 3, 2, 1);
-            r += rr;
+                go!(8, 7, 6, 5, 4, 3, 2, 1);
+                r += rr;
+            }
+            g += cg;
         }
-        g += cg;
     }
 }

@@ -71,18 +71,21 @@ pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usi
     debug_assert_eq!(p.group(), 4);
     let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
     let ng = n_pad / 4;
-    // Column tiles outside, rows inside: a tile's weights (4C x K bytes) stay in L1
-    // while every row passes over them.
-    let mut g = 0;
-    while g < ng {
-        let cg = groups.min(ng - g);
-        let mut r = 0;
-        while r < m {
-            let rr = rows.min(m - r);
-            // SAFETY: rows r..r+rr < m, groups g..g+cg < ng, and the asserts above bound
-            // every slice to those dimensions.
-            unsafe {
-                dispatch!(rr, cg, (
+    // Row blocks outside (their activations stay in L2: a batch of images is thousands of
+    // rows), then column tiles (a tile's weights, 4C x K bytes, stay in L1), then rows.
+    let block = super::int8::row_block(k, rows);
+    for r0 in (0..m).step_by(block) {
+        let r_end = (r0 + block).min(m);
+        let mut g = 0;
+        while g < ng {
+            let cg = groups.min(ng - g);
+            let mut r = r0;
+            while r < r_end {
+                let rr = rows.min(r_end - r);
+                // SAFETY: rows r..r+rr < m, groups g..g+cg < ng, and the asserts above bound
+                // every slice to those dimensions.
+                unsafe {
+                    dispatch!(rr, cg, (
                     qa.as_ptr().add(r * k),
                     w.as_ptr().add(g * 4 * k),
                     scales.as_ptr().add(g * 4),
@@ -94,9 +97,10 @@ pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usi
                     (4, 1), (4, 2), (4, 3), (4, 4),
                     (5, 1), (5, 2), (5, 3), (5, 4),
                     (6, 1), (6, 2), (6, 3), (6, 4))
+                }
+                r += rr;
             }
-            r += rr;
+            g += cg;
         }
-        g += cg;
     }
 }
