@@ -69,6 +69,41 @@ pub struct Siglip {
     pinned: std::sync::Mutex<Option<crate::cuda_ops::PinnedUpload>>,
 }
 
+/// Batches' embeddings, in order. On a CPU each batch is read back as it comes; on a GPU
+/// they stay on the device and are read back once at the end: a GPU computes
+/// asynchronously, and reading a batch back would wait for it, idling the GPU while the
+/// host prepares the next one.
+struct Gathered {
+    out: Vec<Vec<f32>>,
+    on_device: Vec<Tensor>,
+}
+
+impl Gathered {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            out: Vec::with_capacity(n),
+            on_device: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, e: Tensor) -> Result<()> {
+        if e.device().is_cpu() {
+            self.out.extend(e.to_vec2::<f32>()?);
+        } else {
+            self.on_device.push(e);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<Vec<f32>>> {
+        if !self.on_device.is_empty() {
+            self.out
+                .extend(Tensor::cat(&self.on_device, 0)?.to_vec2::<f32>()?);
+        }
+        Ok(self.out)
+    }
+}
+
 impl Siglip {
     pub fn load(files: ModelFiles, options: LoadOptions) -> Result<Self> {
         let config = SiglipConfig::from_json(&files.config_json)?;
@@ -143,17 +178,16 @@ impl Siglip {
                 p.width, p.height
             )));
         }
-        let mut out = Vec::with_capacity(pixels.len());
+        let mut out = Gathered::with_capacity(pixels.len());
         // On a GPU one host buffer serves every batch, so it is faulted in once per call, not
         // once per batch (150 MB for a batch of 256 at 224 px); the CPU takes it by value.
         let mut data = Vec::new();
-        let mut on_device = Vec::new();
         for chunk in pixels.chunks(batch) {
             let shape = (chunk.len(), 3, s, s);
             #[cfg(feature = "cuda")]
             if dev.is_cuda() && chunk.len() == batch {
                 let t = self.upload_pinned(chunk, shape)?;
-                on_device.push(l2_normalize(&self.model.image_features(&t)?)?);
+                out.push(l2_normalize(&self.model.image_features(&t)?)?)?;
                 continue;
             }
             data.clear();
@@ -165,19 +199,9 @@ impl Siglip {
             } else {
                 Tensor::from_slice(&data, shape, dev)?
             };
-            let e = l2_normalize(&self.model.image_features(&t)?)?;
-            if dev.is_cpu() {
-                out.extend(e.to_vec2::<f32>()?);
-            } else {
-                on_device.push(e);
-            }
+            out.push(l2_normalize(&self.model.image_features(&t)?)?)?;
         }
-        // A GPU computes asynchronously: reading a batch back would wait for it, idling the
-        // GPU while the host assembles the next one. Read everything back once at the end.
-        if !on_device.is_empty() {
-            out.extend(Tensor::cat(&on_device, 0)?.to_vec2::<f32>()?);
-        }
-        Ok(out)
+        out.finish()
     }
 
     /// A full batch through the pinned staging buffer (made on first use).
@@ -268,8 +292,7 @@ impl Siglip {
         } else {
             None
         };
-        let mut out = Vec::with_capacity(n);
-        let mut on_device = Vec::new();
+        let mut out = Gathered::with_capacity(n);
         // Text rows are cheap; 64 at a time (or the image batch size, when larger, so a GPU
         // stays busy) bounds the attention buffers.
         let step = self.options.batch_size.max(64);
@@ -280,18 +303,9 @@ impl Siglip {
                 .as_ref()
                 .map(|m| m.narrow(0, start, rows))
                 .transpose()?;
-            let e = l2_normalize(&self.model.text_features(&i, m.as_ref())?)?;
-            if dev.is_cpu() {
-                out.extend(e.to_vec2::<f32>()?);
-            } else {
-                on_device.push(e);
-            }
+            out.push(l2_normalize(&self.model.text_features(&i, m.as_ref())?)?)?;
         }
-        // As for images: one read-back at the end keeps a GPU's queue full.
-        if !on_device.is_empty() {
-            out.extend(Tensor::cat(&on_device, 0)?.to_vec2::<f32>()?);
-        }
-        Ok(out)
+        out.finish()
     }
 
     /// Embeds raw texts (lower-cased per `opts`, no template).

@@ -65,6 +65,39 @@ pub(super) fn row_block(k: usize, tile: usize) -> usize {
     (rows / tile).max(1) * tile
 }
 
+/// The order every SIMD kernel walks `m` rows x `ng` column groups in: row blocks
+/// (`row_block`), then column tiles of up to `groups` groups (their weights stay in L1),
+/// then row tiles of up to `rows`; `tile(r, rr, g, cg)` does rows `r..r+rr` x groups
+/// `g..g+cg`.
+#[cfg_attr(
+    not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    )),
+    allow(dead_code)
+)]
+pub(super) fn walk_tiles(
+    (m, ng, k): (usize, usize, usize),
+    (rows, groups): (usize, usize),
+    mut tile: impl FnMut(usize, usize, usize, usize),
+) {
+    let block = row_block(k, rows);
+    for r0 in (0..m).step_by(block) {
+        let r_end = (r0 + block).min(m);
+        let mut g = 0;
+        while g < ng {
+            let cg = groups.min(ng - g);
+            let mut r = r0;
+            while r < r_end {
+                let rr = rows.min(r_end - r);
+                tile(r, rr, g, cg);
+                r += rr;
+            }
+            g += cg;
+        }
+    }
+}
+
 fn scale_rows(acc: &mut [f32], ascale: &[f32], n_pad: usize) {
     for (row, &s) in acc.chunks_exact_mut(n_pad).zip(ascale) {
         for v in row {

@@ -74,40 +74,25 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
     assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
     assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(4));
     assert_eq!(p.group(), 4, "weights packed by {}", p.group());
-    let ng = n_pad / 4;
-    // Row blocks outside, so a batch's activations stay in L2 (see `int8::row_block`).
-    let block = super::int8::row_block(k, 4);
-    for r0 in (0..m).step_by(block) {
-        let r_end = (r0 + block).min(m);
-        let mut g = 0;
-        while g < ng {
-            let cg = 3.min(ng - g);
-            let mut r = r0;
-            while r < r_end {
-                let rr = 4.min(r_end - r);
-                let args = (
-                    qa.as_ptr().add(r * k),
-                    w.as_ptr().add(g * 4 * k),
-                    scales.as_ptr().add(g * 4),
-                    acc.as_mut_ptr().add(r * n_pad + g * 4),
-                );
+    super::int8::walk_tiles((m, n_pad / 4, k), (4, 3), |r, rr, g, cg| {
+        let a = (
+            qa.as_ptr().add(r * k),
+            w.as_ptr().add(g * 4 * k),
+            scales.as_ptr().add(g * 4),
+            acc.as_mut_ptr().add(r * n_pad + g * 4),
+        );
+        macro_rules! go {
+            ($($r:literal),*) => {
                 match (rr, cg) {
-                    (4, 3) => tile::<4, 3>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (4, 2) => tile::<4, 2>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (4, _) => tile::<4, 1>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (3, 3) => tile::<3, 3>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (3, 2) => tile::<3, 2>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (3, _) => tile::<3, 1>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (2, 3) => tile::<2, 3>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (2, 2) => tile::<2, 2>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (2, _) => tile::<2, 1>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (_, 3) => tile::<1, 3>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (_, 2) => tile::<1, 2>(args.0, args.1, args.2, args.3, k, kb, n_pad),
-                    (_, _) => tile::<1, 1>(args.0, args.1, args.2, args.3, k, kb, n_pad),
+                    $(
+                        ($r, 3) => tile::<$r, 3>(a.0, a.1, a.2, a.3, k, kb, n_pad),
+                        ($r, 2) => tile::<$r, 2>(a.0, a.1, a.2, a.3, k, kb, n_pad),
+                        ($r, _) => tile::<$r, 1>(a.0, a.1, a.2, a.3, k, kb, n_pad),
+                    )*
+                    _ => unreachable!("rows {rr}"),
                 }
-                r += rr;
-            }
-            g += cg;
+            };
         }
-    }
+        go!(4, 3, 2, 1);
+    });
 }

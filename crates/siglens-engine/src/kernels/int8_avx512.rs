@@ -73,39 +73,25 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
     assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
     assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(2));
     assert_eq!(p.group(), 16, "weights packed by {}", p.group());
-    let ng = n_pad / 16;
-    // Row blocks outside, so a batch's activations stay in L2 (see `int8::row_block`).
-    let block = super::int8::row_block(k, 8);
-    for r0 in (0..m).step_by(block) {
-        let r_end = (r0 + block).min(m);
-        let mut g = 0;
-        while g < ng {
-            let cg = 3.min(ng - g);
-            let mut r = r0;
-            while r < r_end {
-                let rr = 8.min(r_end - r);
-                let a = (
-                    qa.as_ptr().add(r * k),
-                    w.as_ptr().add(g * 16 * k),
-                    scales.as_ptr().add(g * 16),
-                    acc.as_mut_ptr().add(r * n_pad + g * 16),
-                );
-                macro_rules! go {
-                ($($r:literal),*) => {
-                    match (rr, cg) {
-                        $(
-                            ($r, 3) => tile::<$r, 3>(a.0, a.1, a.2, a.3, k, kb, n_pad),
-                            ($r, 2) => tile::<$r, 2>(a.0, a.1, a.2, a.3, k, kb, n_pad),
-                            ($r, _) => tile::<$r, 1>(a.0, a.1, a.2, a.3, k, kb, n_pad),
-                        )*
-                        _ => unreachable!("rows {rr}"),
-                    }
-                };
-            }
-                go!(8, 7, 6, 5, 4, 3, 2, 1);
-                r += rr;
-            }
-            g += cg;
+    super::int8::walk_tiles((m, n_pad / 16, k), (8, 3), |r, rr, g, cg| {
+        let a = (
+            qa.as_ptr().add(r * k),
+            w.as_ptr().add(g * 16 * k),
+            scales.as_ptr().add(g * 16),
+            acc.as_mut_ptr().add(r * n_pad + g * 16),
+        );
+        macro_rules! go {
+            ($($r:literal),*) => {
+                match (rr, cg) {
+                    $(
+                        ($r, 3) => tile::<$r, 3>(a.0, a.1, a.2, a.3, k, kb, n_pad),
+                        ($r, 2) => tile::<$r, 2>(a.0, a.1, a.2, a.3, k, kb, n_pad),
+                        ($r, _) => tile::<$r, 1>(a.0, a.1, a.2, a.3, k, kb, n_pad),
+                    )*
+                    _ => unreachable!("rows {rr}"),
+                }
+            };
         }
-    }
+        go!(8, 7, 6, 5, 4, 3, 2, 1);
+    });
 }

@@ -70,37 +70,24 @@ pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usi
     assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(2));
     debug_assert_eq!(p.group(), 4);
     let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
-    let ng = n_pad / 4;
     // Row blocks outside (their activations stay in L2: a batch of images is thousands of
     // rows), then column tiles (a tile's weights, 4C x K bytes, stay in L1), then rows.
-    let block = super::int8::row_block(k, rows);
-    for r0 in (0..m).step_by(block) {
-        let r_end = (r0 + block).min(m);
-        let mut g = 0;
-        while g < ng {
-            let cg = groups.min(ng - g);
-            let mut r = r0;
-            while r < r_end {
-                let rr = rows.min(r_end - r);
-                // SAFETY: rows r..r+rr < m, groups g..g+cg < ng, and the asserts above bound
-                // every slice to those dimensions.
-                unsafe {
-                    dispatch!(rr, cg, (
-                    qa.as_ptr().add(r * k),
-                    w.as_ptr().add(g * 4 * k),
-                    scales.as_ptr().add(g * 4),
-                    acc.as_mut_ptr().add(r * n_pad + g * 4),
-                    k, kb, n_pad);
-                    (1, 1), (1, 2), (1, 3), (1, 4),
-                    (2, 1), (2, 2), (2, 3), (2, 4),
-                    (3, 1), (3, 2), (3, 3), (3, 4),
-                    (4, 1), (4, 2), (4, 3), (4, 4),
-                    (5, 1), (5, 2), (5, 3), (5, 4),
-                    (6, 1), (6, 2), (6, 3), (6, 4))
-                }
-                r += rr;
-            }
-            g += cg;
+    super::int8::walk_tiles((m, n_pad / 4, k), (rows, groups), |r, rr, g, cg| {
+        // SAFETY: rows r..r+rr < m, groups g..g+cg < n_pad / 4, and the asserts above
+        // bound every slice to those dimensions.
+        unsafe {
+            dispatch!(rr, cg, (
+            qa.as_ptr().add(r * k),
+            w.as_ptr().add(g * 4 * k),
+            scales.as_ptr().add(g * 4),
+            acc.as_mut_ptr().add(r * n_pad + g * 4),
+            k, kb, n_pad);
+            (1, 1), (1, 2), (1, 3), (1, 4),
+            (2, 1), (2, 2), (2, 3), (2, 4),
+            (3, 1), (3, 2), (3, 3), (3, 4),
+            (4, 1), (4, 2), (4, 3), (4, 4),
+            (5, 1), (5, 2), (5, 3), (5, 4),
+            (6, 1), (6, 2), (6, 3), (6, 4))
         }
-    }
+    });
 }
