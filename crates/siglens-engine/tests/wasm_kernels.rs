@@ -35,7 +35,7 @@ fn simd128_equals_scalar_bit_for_bit() {
         (197, 768, 24),
         (5, 3072, 11),
         (29, 256, 50),
-        // Several row blocks (`row_block`: ~40 rows at K = 3072), as a batch of images has.
+        // Several row blocks (`walk_tiles`: ~40 rows at K = 3072), as a batch of images has.
         (100, 3072, 9),
     ];
     for (i, &(m, k, n)) in shapes.iter().enumerate() {

@@ -49,51 +49,64 @@ fn round_ties_even_small(y: f32) -> f32 {
     (y + MAGIC) - MAGIC
 }
 
-/// Rows per block for the SIMD kernels: the block's 16-bit activations (`rows x k x 2`
-/// bytes) within 256 KiB, so they stay in L2 while every column tile passes over them; a
-/// multiple of the row tile, at least one tile. Without blocks a batch of 32 images (6272
-/// rows, ~10 MB) was streamed from memory once per column tile.
-#[cfg_attr(
-    not(any(
-        all(target_arch = "wasm32", target_feature = "simd128"),
-        target_arch = "x86_64"
-    )),
-    allow(dead_code)
-)]
-pub(super) fn row_block(k: usize, tile: usize) -> usize {
-    let rows = (256 << 10) / (2 * k.max(1));
-    (rows / tile).max(1) * tile
+/// One register tile for a SIMD kernel: pointers at the first row / column group of its
+/// activations (row stride `k`), packed weights, block scales (block stride `n_pad`) and
+/// output (row stride `n_pad`), and how many rows and column groups it covers.
+#[cfg(any(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    target_arch = "x86_64"
+))]
+pub(super) struct Tile {
+    pub qa: *const i16,
+    pub w: *const i8,
+    pub scales: *const f32,
+    pub out: *mut f32,
+    pub rows: usize,
+    pub groups: usize,
 }
 
-/// The order every SIMD kernel walks `m` rows x `ng` column groups in: row blocks
-/// (`row_block`), then column tiles of up to `groups` groups (their weights stay in L1),
-/// then row tiles of up to `rows`; `tile(r, rr, g, cg)` does rows `r..r+rr` x groups
-/// `g..g+cg`.
-#[cfg_attr(
-    not(any(
-        all(target_arch = "wasm32", target_feature = "simd128"),
-        target_arch = "x86_64"
-    )),
-    allow(dead_code)
-)]
+/// The order every SIMD kernel walks `acc` (`m x n_pad`) in, with its tile of up to `rows`
+/// rows x `groups` column groups: row blocks whose 16-bit activations fit in 256 KiB, so
+/// they stay in L2 while every column tile passes over them (without blocks a batch of 32
+/// images, 6272 rows and ~10 MB, was streamed from memory once per column tile); inside a
+/// block, column tiles (their weights stay in L1), then row tiles. Checks the slices'
+/// sizes once, so each `Tile`'s pointers cover its rows and groups over all of K.
+#[cfg(any(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    target_arch = "x86_64"
+))]
 pub(super) fn walk_tiles(
-    (m, ng, k): (usize, usize, usize),
+    p: &PackedI8,
+    qa: &[i16],
+    m: usize,
+    acc: &mut [f32],
     (rows, groups): (usize, usize),
-    mut tile: impl FnMut(usize, usize, usize, usize),
+    mut tile: impl FnMut(Tile),
 ) {
-    let block = row_block(k, rows);
+    let (k, n_pad, kb, g) = (p.k, p.n_pad, p.kb, p.g);
+    assert!(qa.len() == m * k && acc.len() == m * n_pad && p.w.len() == n_pad * k);
+    assert!(p.scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb));
+    let block = ((256 << 10) / (2 * k.max(1)) / rows).max(1) * rows;
+    let ng = n_pad / g;
     for r0 in (0..m).step_by(block) {
         let r_end = (r0 + block).min(m);
-        let mut g = 0;
-        while g < ng {
-            let cg = groups.min(ng - g);
+        let mut c = 0;
+        while c < ng {
+            let cg = groups.min(ng - c);
             let mut r = r0;
             while r < r_end {
                 let rr = rows.min(r_end - r);
-                tile(r, rr, g, cg);
+                tile(Tile {
+                    qa: qa[r * k..].as_ptr(),
+                    w: p.w[c * g * k..].as_ptr(),
+                    scales: p.scales[c * g..].as_ptr(),
+                    out: acc[r * n_pad + c * g..].as_mut_ptr(),
+                    rows: rr,
+                    groups: cg,
+                });
                 r += rr;
             }
-            g += cg;
+            c += cg;
         }
     }
 }
@@ -395,8 +408,9 @@ impl PackedI8 {
         all(target_arch = "wasm32", target_feature = "simd128"),
         target_arch = "x86_64"
     ))]
-    pub(super) fn raw(&self) -> (usize, usize, usize, &[i8], &[f32]) {
-        (self.k, self.n_pad, self.kb, &self.w, &self.scales)
+    /// `(k, n_pad, kb)`: the strides a kernel's tile needs.
+    pub(super) fn dims(&self) -> (usize, usize, usize) {
+        (self.k, self.n_pad, self.kb)
     }
 
     /// Columns per packed group.
@@ -530,7 +544,7 @@ mod tests {
             (9, 256, 13, 32),
             (6, 96, 7, 96),
             (5, 12, 9, 12),
-            // Several row blocks (`row_block`: 40 rows at K = 3072) per thread.
+            // Several row blocks (`walk_tiles`: 40 rows at K = 3072) per thread.
             (300, 3072, 20, 32),
         ] {
             let w = lcg(m as u64, n * k);

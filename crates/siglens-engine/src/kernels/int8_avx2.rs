@@ -67,29 +67,25 @@ unsafe fn tile<const R: usize, const C: usize>(
 
 /// Rows `0..m` of `qa` into `acc` (`m x n_pad`, zeroed), 4 x 12 register tiles.
 ///
-/// Safety: AVX2 present. Panics on slices of other sizes or another packing.
+/// Safety: AVX2 present. Panics on slices of other sizes (`walk_tiles`) or another packing.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32]) {
-    let (k, n_pad, kb, w, scales) = p.raw();
-    assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
-    assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(4));
+    let (k, n_pad, kb) = p.dims();
+    assert!(
+        kb.is_multiple_of(4),
+        "K block {kb}: the kernel takes 4 k a step"
+    );
     assert_eq!(p.group(), 4, "weights packed by {}", p.group());
-    super::int8::walk_tiles((m, n_pad / 4, k), (4, 3), |r, rr, g, cg| {
-        let a = (
-            qa.as_ptr().add(r * k),
-            w.as_ptr().add(g * 4 * k),
-            scales.as_ptr().add(g * 4),
-            acc.as_mut_ptr().add(r * n_pad + g * 4),
-        );
+    super::int8::walk_tiles(p, qa, m, acc, (4, 3), |t| {
         macro_rules! go {
             ($($r:literal),*) => {
-                match (rr, cg) {
+                match (t.rows, t.groups) {
                     $(
-                        ($r, 3) => tile::<$r, 3>(a.0, a.1, a.2, a.3, k, kb, n_pad),
-                        ($r, 2) => tile::<$r, 2>(a.0, a.1, a.2, a.3, k, kb, n_pad),
-                        ($r, _) => tile::<$r, 1>(a.0, a.1, a.2, a.3, k, kb, n_pad),
+                        ($r, 3) => tile::<$r, 3>(t.qa, t.w, t.scales, t.out, k, kb, n_pad),
+                        ($r, 2) => tile::<$r, 2>(t.qa, t.w, t.scales, t.out, k, kb, n_pad),
+                        ($r, _) => tile::<$r, 1>(t.qa, t.w, t.scales, t.out, k, kb, n_pad),
                     )*
-                    _ => unreachable!("rows {rr}"),
+                    _ => unreachable!("rows {}", t.rows),
                 }
             };
         }

@@ -65,23 +65,18 @@ macro_rules! dispatch {
 /// `acc` (`m x n_pad`, zeroed) += the block-scaled products; `rows` x `groups` is the
 /// register tile (clamped to 1..=6 x 1..=4), smaller tiles take the edges.
 pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usize, groups: usize) {
-    let (k, n_pad, kb, w, scales) = p.raw();
-    assert!(qa.len() == m * k && acc.len() == m * n_pad && w.len() == n_pad * k);
-    assert!(scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb) && kb.is_multiple_of(2));
+    let (k, n_pad, kb) = p.dims();
+    assert!(
+        kb.is_multiple_of(2),
+        "K block {kb}: the kernel takes a k-pair a step"
+    );
     debug_assert_eq!(p.group(), 4);
     let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
-    // Row blocks outside (their activations stay in L2: a batch of images is thousands of
-    // rows), then column tiles (a tile's weights, 4C x K bytes, stay in L1), then rows.
-    super::int8::walk_tiles((m, n_pad / 4, k), (rows, groups), |r, rr, g, cg| {
-        // SAFETY: rows r..r+rr < m, groups g..g+cg < n_pad / 4, and the asserts above
-        // bound every slice to those dimensions.
+    super::int8::walk_tiles(p, qa, m, acc, (rows, groups), |t| {
+        // SAFETY: `walk_tiles` checked the slices' sizes; the tile's pointers cover its
+        // rows and groups over all of K.
         unsafe {
-            dispatch!(rr, cg, (
-            qa.as_ptr().add(r * k),
-            w.as_ptr().add(g * 4 * k),
-            scales.as_ptr().add(g * 4),
-            acc.as_mut_ptr().add(r * n_pad + g * 4),
-            k, kb, n_pad);
+            dispatch!(t.rows, t.groups, (t.qa, t.w, t.scales, t.out, k, kb, n_pad);
             (1, 1), (1, 2), (1, 3), (1, 4),
             (2, 1), (2, 2), (2, 3), (2, 4),
             (3, 1), (3, 2), (3, 3), (3, 4),

@@ -4,9 +4,9 @@
 //! - [`int8`]: `y = x W^T` on int8 weights (q8_0/q4_0 blocks kept exact, one f32 scale per
 //!   block along K) and per-row 16-bit activations, accumulating in i32 per block. A
 //!   portable scalar implementation (native, and the reference in tests) and a
-//!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`, and its AVX2
-//!   twins natively (`int8_avx512` on VNNI, else `int8_avx2`; detected at run time, rows
-//!   over the rayon pool).
+//!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`, and its x86-64
+//!   twins (`int8_avx512` on VNNI, else `int8_avx2`; detected at run time, rows over the
+//!   rayon pool). All three walk their tiles through `int8::walk_tiles`.
 //! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
 
 pub mod exp;
