@@ -76,8 +76,13 @@ impl ModelCache {
         Ok(Self { db })
     }
 
-    /// One value by key, in its own read-only transaction.
-    async fn get(&self, store_name: &str, key: JsValue) -> Result<Option<JsValue>, WorkerError> {
+    /// Issues the read of one value by key, in its own read-only transaction, now; the
+    /// result is awaited later (the browser reads while this thread works).
+    fn start_get(
+        &self,
+        store_name: &str,
+        key: JsValue,
+    ) -> Result<impl Future<Output = Result<Option<JsValue>, WorkerError>>, WorkerError> {
         let tx = self
             .db
             .transaction(&[store_name], TransactionMode::ReadOnly)
@@ -85,17 +90,17 @@ impl ModelCache {
         let store = tx
             .object_store(store_name)
             .map_err(|e| storage_err("reading", e))?;
-        store
+        let request = store
             .get(Query::Key(key))
             .map_err(|e| storage_err("reading", e))?
-            .await
-            .map_err(|e| storage_err("reading", e))
+            .into_future();
+        Ok(async move { request.await.map_err(|e| storage_err("reading", e)) })
     }
 
     pub async fn manifest(&self, key: &str) -> Result<Option<Manifest>, WorkerError> {
         // An unreadable manifest is treated as absent (and gets overwritten).
         Ok(self
-            .get(MANIFESTS, JsValue::from_str(key))
+            .start_get(MANIFESTS, JsValue::from_str(key))?
             .await?
             .and_then(|v| serde_wasm_bindgen::from_value(v).ok()))
     }
@@ -108,20 +113,11 @@ impl ModelCache {
         key: &str,
         index: u32,
     ) -> Result<impl Future<Output = Result<Option<Uint8Array>, WorkerError>>, WorkerError> {
-        let tx = self
-            .db
-            .transaction(&[CHUNKS], TransactionMode::ReadOnly)
-            .map_err(|e| storage_err("reading", e))?;
-        let store = tx
-            .object_store(CHUNKS)
-            .map_err(|e| storage_err("reading", e))?;
-        let request = store
-            .get(Query::Key(chunk_key(key, index)))
-            .map_err(|e| storage_err("reading", e))?
-            .into_future();
+        let read = self.start_get(CHUNKS, chunk_key(key, index))?;
         Ok(async move {
-            let v = request.await.map_err(|e| storage_err("reading", e))?;
-            Ok(v.filter(|v| v.is_instance_of::<Uint8Array>())
+            Ok(read
+                .await?
+                .filter(|v| v.is_instance_of::<Uint8Array>())
                 .map(Uint8Array::from))
         })
     }

@@ -179,8 +179,9 @@ impl Siglip {
             )));
         }
         let mut out = Gathered::with_capacity(pixels.len());
-        // On a GPU one host buffer serves every batch, so it is faulted in once per call, not
-        // once per batch (150 MB for a batch of 256 at 224 px); the CPU takes it by value.
+        // Batches not staged through the pinned buffer (CUDA's full batches are) share one
+        // host buffer on a GPU, faulted in once per call, not once per batch (150 MB for a
+        // batch of 256 at 224 px); the CPU takes it by value.
         let mut data = Vec::new();
         for chunk in pixels.chunks(batch) {
             let shape = (chunk.len(), 3, s, s);

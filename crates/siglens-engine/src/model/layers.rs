@@ -272,7 +272,6 @@ pub struct Attention {
     pub v: Linear,
     pub out: Linear,
     /// On a GPU, q/k/v as one projection for self-attention (`forward_self_residual`).
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     qkv: Option<Linear>,
     pub heads: usize,
     pub head_dim: usize,
@@ -323,35 +322,32 @@ impl Attention {
         (self.head_dim as f64).powf(-0.5)
     }
 
-    /// `x + out(attention(x, x))`. On a GPU: one q/k/v projection, fused attention reading
-    /// the heads in place (`cuda_ops::attention`) and the residual in the out projection's
-    /// epilogue; otherwise `forward` plus an add.
+    /// `x + out(attention(x, x))`, the residual added in the out projection's epilogue. On a
+    /// GPU q/k/v come from one projection (`qkv`), read in place by `attention`.
     pub fn forward_self_residual(
         &self,
         x: &Tensor,
         residual: &Tensor,
         mask: Option<&Tensor>,
     ) -> Result<Tensor> {
-        #[cfg(feature = "cuda")]
-        if let (Some(qkv), None) = (&self.qkv, mask) {
-            let (b, s, hidden) = x.dims3()?;
-            let y = qkv.forward(x)?;
-            let q = y.narrow(2, 0, hidden)?;
-            let k = y.narrow(2, hidden, hidden)?;
-            let v = y.narrow(2, 2 * hidden, hidden)?;
-            let o = match crate::cuda_ops::attention(&q, &k, &v, self.heads, self.scale() as f32)? {
-                Some(o) => o,
-                None => self.attend(&q, &k, &v, None)?,
-            };
-            debug_assert_eq!(o.dims3()?, (b, s, hidden));
-            return self.out.forward_with(&o, None, Some(residual));
-        }
-        let o = self.attend(
-            &self.q.forward(x)?,
-            &self.k.forward(x)?,
-            &self.v.forward(x)?,
-            mask,
-        )?;
+        let o = match &self.qkv {
+            Some(qkv) => {
+                let hidden = x.dim(2)?;
+                let y = qkv.forward(x)?;
+                self.attention(
+                    &y.narrow(2, 0, hidden)?,
+                    &y.narrow(2, hidden, hidden)?,
+                    &y.narrow(2, 2 * hidden, hidden)?,
+                    mask,
+                )?
+            }
+            None => self.attention(
+                &self.q.forward(x)?,
+                &self.k.forward(x)?,
+                &self.v.forward(x)?,
+                mask,
+            )?,
+        };
         self.out.forward_with(&o, None, Some(residual))
     }
 
@@ -364,20 +360,32 @@ impl Attention {
 
     /// `xq` attends to `xkv`. `mask` is additive, broadcastable to `(b, heads, sq, skv)`.
     pub fn forward(&self, xq: &Tensor, xkv: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (q, k, v) = (
-            self.q.forward(xq)?,
-            self.k.forward(xkv)?,
-            self.v.forward(xkv)?,
-        );
+        let o = self.attention(
+            &self.q.forward(xq)?,
+            &self.k.forward(xkv)?,
+            &self.v.forward(xkv)?,
+            mask,
+        )?;
+        self.out.forward(&o)
+    }
+
+    /// Attention over projected `(b, s, hidden)` q/k/v, heads merged back: the fused CUDA
+    /// kernel where it applies (no mask; `cuda_ops::attention` says which inputs), else
+    /// `attend`.
+    fn attention(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
         #[cfg(feature = "cuda")]
         if mask.is_none() {
-            if let Some(o) =
-                crate::cuda_ops::attention(&q, &k, &v, self.heads, self.scale() as f32)?
-            {
-                return self.out.forward(&o);
+            if let Some(o) = crate::cuda_ops::attention(q, k, v, self.heads, self.scale() as f32)? {
+                return Ok(o);
             }
         }
-        self.out.forward(&self.attend(&q, &k, &v, mask)?)
+        self.attend(q, k, v, mask)
     }
 
     /// Attention over projected `(b, s, hidden)` q/k/v, heads merged back, composed from

@@ -149,9 +149,8 @@ pub fn quantize_for_storage(
 /// than f32 at SigLIP's shapes (shared/TOOLCHAIN.md), so the web never uses them.
 /// Candle's q8_0 matmul is nonetheless off by default: it also quantizes the activations to
 /// 8 bits, which costs fidelity (text cosine 0.9983 on the deep32 fixture, under the 0.999
-/// q8_0 contract); the CLI's `--fast-q8` opts in. q4k is a size
-/// choice already, and its quantized matmul matches its dequantized fidelity, so it stays
-/// quantized.
+/// q8_0 contract); the CLI's `--fast-q8` opts in. q4k is a size choice already, and its
+/// quantized matmul matches its dequantized fidelity, so it stays quantized.
 ///
 /// `int8_kernel`: q8_0 and q4_0 matrices (that Candle does not keep) compute on our own
 /// int8 kernel (`kernels::PackedI8`: the stored int8 blocks and scales kept exact, 16-bit
