@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test: formatting and lints, the native engine and
-# CLI (parity with transformers), the engine's parity test in headless Chromium (wasm32 +
-# simd128), the UI's component tests (wasm-bindgen-test), the Trunk release build, and the
+# CLI (parity with transformers), the engine's parity and kernel tests in headless Chromium
+# (wasm32 + simd128, and the relaxed-SIMD kernel), the UI's component tests (wasm-bindgen-test), the Trunk release build, and the
 # app's browser runtime and offline tests (Playwright), all served from a sub-path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +17,11 @@ step "native tests: engine parity + CLI"
 cargo test
 step "engine parity in headless Chromium (wasm32 + simd128)"
 CARGO_TARGET_DIR=target/wasm cargo test -p siglens-engine --target wasm32-unknown-unknown --release --test wasm_parity --test wasm_kernels
+step "relaxed-SIMD int8 kernel in headless Chromium (the worker's second build)"
+CARGO_TARGET_DIR=target/wasm cargo test -p siglens-engine --target wasm32-unknown-unknown --release --features relaxed-simd --test wasm_kernels
 step "clippy (wasm crates)"
 CARGO_TARGET_DIR=target/wasm cargo clippy --target wasm32-unknown-unknown -p siglens-app -p siglens-worker -p siglens-protocol --all-targets -- -D warnings
+CARGO_TARGET_DIR=target/wasm cargo clippy --target wasm32-unknown-unknown -p siglens-engine -p siglens-worker --features siglens-worker/relaxed-simd --all-targets -- -D warnings
 step "UI component tests in headless Chromium (wasm-bindgen-test)"
 CARGO_TARGET_DIR=target/wasm cargo test --target wasm32-unknown-unknown -p siglens-app --release
 step "trunk build --release (offline)"

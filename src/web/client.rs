@@ -13,9 +13,33 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-/// Trunk's worker bundle (`data-type="worker"` in index.html), beside index.html.
-const WORKER_JS: &str = "worker.js";
-const WORKER_WASM: &str = "worker_bg.wasm";
+/// Trunk's worker bundles (`data-type="worker"` in index.html), beside index.html: the
+/// simd128 build, and the relaxed-SIMD one for browsers that validate it.
+const WORKER: (&str, &str) = ("worker.js", "worker_bg.wasm");
+const WORKER_RELAXED: (&str, &str) = ("worker-relaxed.js", "worker-relaxed_bg.wasm");
+
+/// The smallest module using `i32x4.relaxed_dot_i8x16_i7x16_add_s` (the instruction the
+/// relaxed build's kernel runs): `(func (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s
+/// (i8x16.splat (i32.const 0)) x3))`. public/sw.js holds the same bytes to precache the
+/// same build.
+const RELAXED_SIMD_PROBE: [u8; 40] = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
+    0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+    0x0a, 0x13, 0x01, 0x11, 0x00, // code: one body of 17 bytes, no locals
+    0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, // 3 splats
+    0xfd, 0x93, 0x02, // i32x4.relaxed_dot_i8x16_i7x16_add_s
+    0x0b, // end
+];
+
+/// Which worker build this browser runs: the relaxed-SIMD one where it validates.
+fn worker_build() -> (&'static str, &'static str) {
+    let bytes = js_sys::Uint8Array::from(&RELAXED_SIMD_PROBE[..]);
+    match js_sys::WebAssembly::validate(&bytes.into()) {
+        Ok(true) => WORKER_RELAXED,
+        _ => WORKER,
+    }
+}
 
 /// Starts the engine from a two-line blob script that loads the bundle by absolute URL. A
 /// blob worker inherits the page's Content-Security-Policy (a worker fetched by URL gets
@@ -26,8 +50,9 @@ fn spawn_worker(name: &str) -> Result<Worker, JsValue> {
         .and_then(|w| w.document())
         .and_then(|d| d.base_uri().ok().flatten())
         .ok_or_else(|| JsValue::from_str("the page has no base URL"))?;
-    let js = web_sys::Url::new_with_base(WORKER_JS, &base)?.href();
-    let wasm = web_sys::Url::new_with_base(WORKER_WASM, &base)?.href();
+    let (js, wasm) = worker_build();
+    let js = web_sys::Url::new_with_base(js, &base)?.href();
+    let wasm = web_sys::Url::new_with_base(wasm, &base)?.href();
     let quote = |s: &str| js_sys::JSON::stringify(&s.into()).map(String::from);
     let src = format!(
         "importScripts({});\nwasm_bindgen({});\n",

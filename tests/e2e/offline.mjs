@@ -152,7 +152,7 @@ try {
   function makeBuild(n) {
     const dir = mkdtempSync(join(tmpdir(), `siglens-build${n}-`));
     cpSync(dist, dir, { recursive: true });
-    appendFileSync(join(dir, 'worker.js'), `\n// test build ${n}\n`);
+    for (const w of ['worker.js', 'worker-relaxed.js']) appendFileSync(join(dir, w), `\n// test build ${n}\n`);
     const index = join(dir, 'index.html');
     writeFileSync(index, readFileSync(index, 'utf8').replace('<title>', `<meta name="siglens-test-build" content="${n}" /><title>`));
     execFileSync('node', [join(root, 'tools/make-service-worker.mjs')], { env: { ...process.env, TRUNK_STAGING_DIR: dir } });
@@ -178,9 +178,14 @@ try {
     const shell = seen.slice(lastNav).filter((s) => s.url.startsWith(base) && !s.url.includes('/models/'));
     assert(shell.length >= 4 && shell.every((s) => s.build === build2),
       `files of the last load: ${JSON.stringify(shell.map((s) => [s.url.slice(base.length), s.build]))}`);
-    assert(shell.some((s) => s.url.endsWith('worker.js')), 'the engine worker script is among them');
+    // Chromium validates relaxed SIMD: the app runs that worker build, and only it is precached.
+    assert(shell.some((s) => s.url.endsWith('worker-relaxed.js')), 'the engine worker script is among them');
     const caches = await page.evaluate(() => caches.keys());
     assert(caches.length === 1 && caches[0].endsWith(build2), `caches: ${caches}`);
+    const cached = await page.evaluate(async (name) =>
+      (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname.split('/').pop()), caches[0]);
+    assert(cached.includes('worker-relaxed_bg.wasm') && !cached.includes('worker_bg.wasm'),
+      `precached: ${cached}`);
 
     // With work on the page, build 3 waits and asks; nothing is reloaded under the user.
     const r = await loadModel(MODEL_URL);

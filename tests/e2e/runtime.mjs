@@ -1,5 +1,5 @@
 // Browser runtime tests (headless Debian Chromium, driving the real UI):
-// cold load with progress, results equal to the native CLI within BAR (2e-4), a bad file failing
+// cold load with progress, results equal to the native CLI within BAR (6e-4), a bad file failing
 // alone, warm start with the model server off (zero requests), a corrupted IndexedDB entry
 // detected and re-fetched, 404 and truncated files giving clear errors and caching nothing,
 // an interrupted download resumed with Range (and restarted where Range is refused),
@@ -170,13 +170,15 @@ async function classifyVsCli(opts = {}) {
 }
 
 /// The native CLI on the same model. In the browser q8_0 weights compute on the int8
-/// kernel (activations rounded per row to 16 bits), so by default the CLI is asked for the
+/// kernel (activations rounded per row to 14 bits), so by default the CLI is asked for the
 /// same kernel (`--int8-kernel`). They still cannot agree bit for bit: the two builds differ
-/// in the last bits of some f32 ops (they agreed within 2e-7 before the int8 kernel), and
-/// such a difference can flip one activation's rounding, which moves a score by ~1e-5. Hence BAR; a wrong weight, layout or
-/// preprocessing step moves scores by far more (> 1e-2). `{ int8: false }` gives the CLI's
-/// dequantized f32 math (`--f32-matmul`), for the fidelity check.
-const BAR = 2e-4;
+/// in the last bits of some f32 ops outside the kernel (native attention uses FMA, wasm
+/// does not), and such a difference can flip an activation's rounding. On tiny48's 48-wide
+/// rows, at 14 bits, the worst of this test's 20 scores differs by 4.2e-4 (the same scores' int8-vs-f32 difference natively:
+/// 4.4e-4). Hence BAR; a wrong weight, layout or preprocessing step moves scores by far more
+/// (> 1e-2). `{ int8: false }` gives the CLI's dequantized f32 math (`--f32-matmul`), for
+/// the fidelity check.
+const BAR = 6e-4;
 function cli(args, { int8 = true } = {}) {
   const extra = args.includes('--model') ? [int8 ? '--int8-kernel' : '--f32-matmul'] : [];
   return JSON.parse(execFileSync(siglens, [...args, ...extra, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -216,10 +218,10 @@ try {
 
     const worst = await classifyVsCli();
     console.log(`     classify: max |browser - native| = ${worst.toExponential(2)}`);
-    assert(worst <= BAR, `scores differ from the CLI by ${worst}`);
     // Against the CLI's default f32 math: what the int8 kernel's activation rounding costs.
     const vsF32 = await classifyVsCli({ int8: false });
     console.log(`     classify vs the CLI's dequantized f32 math: max |d| = ${vsF32.toExponential(2)}`);
+    assert(worst <= BAR, `scores differ from the CLI by ${worst}`);
     assert(vsF32 <= 1e-3, `the int8 kernel moves scores by ${vsF32}`);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
@@ -235,6 +237,49 @@ try {
     }
     console.log(`     embeddings: max |browser - native| = ${worstE.toExponential(2)}`);
     assert(worstE <= BAR, `embeddings differ from the CLI by ${worstE}`);
+  });
+
+  await check('without relaxed SIMD the app runs the simd128 worker build, with the same embeddings bit for bit', async () => {
+    const exportJson = async (p) => {
+      const [dl] = await Promise.all([p.waitForEvent('download'), p.click('#export-json')]);
+      return JSON.parse(readFileSync(await dl.path(), 'utf8'));
+    };
+    const isRelaxed = (u) => u.endsWith('/worker-relaxed_bg.wasm');
+    const isPlain = (u) => u.endsWith('/worker_bg.wasm');
+    assert(requested.some(isRelaxed) && !requested.some(isPlain),
+      'Chromium validates relaxed SIMD: only the relaxed build should have loaded');
+    const relaxed = await exportJson(page);
+    const plain = await context.newPage();
+    try {
+      // What a browser without relaxed SIMD (Safari) answers the app's one probe.
+      await plain.addInitScript(() => { WebAssembly.validate = () => false; });
+      const before = requested.length;
+      await plain.goto(base, { waitUntil: 'load' });
+      await plain.waitForFunction(
+        () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'),
+        null, { timeout: 60_000 });
+      await plain.check('#source-gguf');
+      await plain.fill('#model-url', `models/${MODEL}`);
+      await plain.click('#load-model');
+      await plain.waitForSelector('#model-ready', { timeout: 60_000 });
+      await plain.setInputFiles('#image-input', IMAGES.map((f) => join(fixtures, f)));
+      await plain.waitForFunction((n) => document.querySelectorAll('#gallery li[data-state="embedded"]').length === n,
+        IMAGES.length, { timeout: 120_000 });
+      const loaded = requested.slice(before);
+      assert(loaded.some(isPlain) && !loaded.some(isRelaxed), `worker builds loaded: ${loaded.filter((u) => u.includes('worker'))}`);
+      const simd128 = await exportJson(plain);
+      // Both builds quantize activations to the same 14 bits and sum exactly, and only the
+      // int8 tile functions differ between them.
+      for (const name of IMAGES) {
+        const a = relaxed.images.find((x) => x.image === name);
+        const b = simd128.images.find((x) => x.image === name);
+        assert(a && b, `export lacks ${name}`);
+        const diff = a.embedding.findIndex((v, i) => v !== b.embedding[i]);
+        assert(diff < 0, `${name}: the builds differ at ${diff}: ${a.embedding[diff]} vs ${b.embedding[diff]}`);
+      }
+    } finally {
+      await plain.close();
+    }
   });
 
   await check('search, similar images and CSV/NPY exports match the native CLI', async () => {

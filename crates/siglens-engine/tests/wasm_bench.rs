@@ -126,6 +126,30 @@ fn int8_kernel_in_the_browser() {
             );
         }
         let wv = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        // Same run, same weights: the relaxed-SIMD kernel against the simd128 one, runs
+        // alternated (this VM's speed drifts), fastest of 20 each.
+        #[cfg(feature = "relaxed-simd")]
+        for (r, g) in [(4, 3), (3, 3), (4, 2)] {
+            let kernels = [
+                ("simd128 dot_i16x8", (4, 2)),
+                ("relaxed dot_i8x16_i7x16", (4, 4)),
+            ]
+            .map(|(name, layout)| (name, PackedI8::from_f32_laid_out(&wv, n, k, 32, layout)));
+            let mut best = [f64::MAX; 2];
+            for _ in 0..20 {
+                for (b, (_, p)) in best.iter_mut().zip(&kernels) {
+                    let t = now_ms();
+                    p.matmul_tiled(&xv, m, r, g);
+                    *b = b.min(now_ms() - t);
+                }
+            }
+            for ((name, _), ms) in kernels.iter().zip(best) {
+                row(
+                    &format!("{name}, blocks of 32, tile {r}x{} (min of 20)", 4 * g),
+                    ms,
+                );
+            }
+        }
         let per_col = PackedI8::from_f32(&wv, n, k, k);
         for (r, g) in [(4, 3), (4, 2)] {
             let ms = median_ms(10, || {

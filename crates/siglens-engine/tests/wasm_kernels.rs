@@ -1,5 +1,6 @@
 //! The simd128 int8 kernel against the portable scalar one, in headless Chromium:
-//! `cargo test -p siglens-engine --target wasm32-unknown-unknown --test wasm_kernels --release`.
+//! `cargo test -p siglens-engine --target wasm32-unknown-unknown --test wasm_kernels --release`;
+//! with `--features relaxed-simd` the relaxed-SIMD kernel as well.
 //! Both sum exact i32 block partials and do the same f32 operations in the same order, so
 //! the tolerance is zero: any difference is a packing or tiling bug.
 #![cfg(target_arch = "wasm32")]
@@ -44,16 +45,23 @@ fn simd128_equals_scalar_bit_for_bit() {
         // Outlier values, as transformer activations have.
         x[0] *= 40.0;
         for kb in [32, k] {
-            let p = PackedI8::from_f32(&w, n, k, kb);
-            let reference = p.matmul_scalar(&x, m);
-            for rows in 1..=6 {
-                for groups in 1..=4 {
-                    let y = p.matmul_tiled(&x, m, rows, groups);
-                    let same = y
-                        .iter()
-                        .zip(&reference)
-                        .all(|(a, b)| a.to_bits() == b.to_bits());
-                    assert!(same, "m{m} k{k} n{n} kb{kb} tile {rows}x{groups}: differs");
+            // This build's packing (relaxed SIMD's where built with `relaxed-simd` and the
+            // block fits it), and with that feature also simd128's, in the same run.
+            let mut packings = vec![PackedI8::from_f32(&w, n, k, kb)];
+            if cfg!(feature = "relaxed-simd") {
+                packings.push(PackedI8::from_f32_laid_out(&w, n, k, kb, (4, 2)));
+            }
+            for p in packings {
+                let reference = p.matmul_scalar(&x, m);
+                for rows in 1..=6 {
+                    for groups in 1..=4 {
+                        let y = p.matmul_tiled(&x, m, rows, groups);
+                        let same = y
+                            .iter()
+                            .zip(&reference)
+                            .all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(same, "m{m} k{k} n{n} kb{kb} tile {rows}x{groups}: differs");
+                    }
                 }
             }
         }

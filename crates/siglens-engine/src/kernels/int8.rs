@@ -26,12 +26,18 @@ pub struct PackedI8 {
     n_pad: usize,
     /// Block length along K: one scale per (block, column).
     kb: usize,
-    /// Columns per packed group (`group_width`): 4, or 16 for the AVX-512 kernel.
+    /// Columns per packed group (`layout`): 4, or 16 for the AVX-512 kernel.
     g: usize,
-    /// `[n_pad / g][k / 2][g columns][2]`.
+    /// Consecutive K values per column in a group's step: 2 (`dot_i16x8`, `vpdpwssd`), or 4
+    /// for the relaxed-SIMD kernel (`dot_i8x16_i7x16_add`).
+    kstep: usize,
+    /// `[n_pad / g][k / kstep][g columns][kstep]`.
     w: Vec<i8>,
     /// `[k / kb][n_pad]`.
     scales: Vec<f32>,
+    /// Each (block, column)'s sum of weights, `[k / kb][n_pad]`: the relaxed-SIMD kernel's
+    /// offset correction (empty for the other packings).
+    wsum: Vec<i16>,
 }
 
 /// A SIMD kernel over whole rows: `acc` (`m x n_pad`, zeroed) += block-scaled products.
@@ -39,14 +45,31 @@ pub struct PackedI8 {
 #[cfg(target_arch = "x86_64")]
 type RowsKernel = unsafe fn(&PackedI8, &[i16], usize, &mut [f32]);
 
-/// `y.round_ties_even()` for |y| < 2^22 (here |y| <= 32767): adding and subtracting
-/// 1.5 * 2^23 rounds in the FPU's default mode, to nearest, ties to even. Two adds that
-/// vectorize everywhere; `round_ties_even` is `f32.nearest` in wasm but a libm `rintf` call
-/// per element on x86-64 without SSE4.1 (a quarter of the native int8 matmul's time).
+/// `y.round_ties_even() as i16` for |y| <= 32767: after the magic add the integer sits in
+/// the low mantissa bits, so it is read off the bits (integer ops that vectorize; an
+/// `f32 as i16` is a saturating conversion LLVM leaves scalar on x86-64).
 #[inline(always)]
-fn round_ties_even_small(y: f32) -> f32 {
+fn round_small_to_i16(y: f32) -> i16 {
     const MAGIC: f32 = 12_582_912.0;
-    (y + MAGIC) - MAGIC
+    ((y + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32) as i16
+}
+
+/// The relaxed kernel's operands: each row of `qa` (|q| <= 8191) as `u = q + 8192`
+/// (1..=16383) split into its high and low 7 bits, `u = 128 * hi + lo`, laid out per row as
+/// `k` high bytes then `k` low bytes. Both halves are 0..=127, the range in which
+/// `dot_i8x16_i7x16` is exact on every engine.
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+fn split_7bit(qa: &[i16], k: usize) -> Vec<u8> {
+    let mut out = vec![0u8; 2 * qa.len()];
+    for (row, o) in qa.chunks_exact(k).zip(out.chunks_exact_mut(2 * k)) {
+        let (hi, lo) = o.split_at_mut(k);
+        for ((h, l), &q) in hi.iter_mut().zip(lo.iter_mut()).zip(row) {
+            let u = (q as i32 + 8192) as u16;
+            *h = (u >> 7) as u8;
+            *l = (u & 127) as u8;
+        }
+    }
+    out
 }
 
 /// One register tile for a SIMD kernel: pointers at the first row / column group of its
@@ -56,13 +79,19 @@ fn round_ties_even_small(y: f32) -> f32 {
     all(target_arch = "wasm32", target_feature = "simd128"),
     target_arch = "x86_64"
 ))]
-pub(super) struct Tile {
-    pub qa: *const i16,
+pub(super) struct Tile<T> {
+    pub qa: *const T,
     pub w: *const i8,
     pub scales: *const f32,
     pub out: *mut f32,
     pub rows: usize,
     pub groups: usize,
+    /// The tile's first column.
+    #[cfg_attr(
+        not(all(target_arch = "wasm32", feature = "relaxed-simd")),
+        allow(dead_code)
+    )]
+    pub col: usize,
 }
 
 /// The order every SIMD kernel walks `acc` (`m x n_pad`) in, with its tile of up to `rows`
@@ -75,16 +104,19 @@ pub(super) struct Tile {
     all(target_arch = "wasm32", target_feature = "simd128"),
     target_arch = "x86_64"
 ))]
-pub(super) fn walk_tiles(
+pub(super) fn walk_tiles<T>(
     p: &PackedI8,
-    qa: &[i16],
+    qa: &[T],
     m: usize,
     acc: &mut [f32],
     (rows, groups): (usize, usize),
-    mut tile: impl FnMut(Tile),
+    mut tile: impl FnMut(Tile<T>),
 ) {
     let (k, n_pad, kb, g) = (p.k, p.n_pad, p.kb, p.g);
-    assert!(qa.len() == m * k && acc.len() == m * n_pad && p.w.len() == n_pad * k);
+    // A row of activations: `k` i16, or the relaxed kernel's `2k` bytes.
+    let row_len = qa.len() / m.max(1);
+    assert!(row_len * m == qa.len() && row_len * std::mem::size_of::<T>() == 2 * k);
+    assert!(acc.len() == m * n_pad && p.w.len() == n_pad * k);
     assert!(p.scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb));
     let block = ((256 << 10) / (2 * k.max(1)) / rows).max(1) * rows;
     let ng = n_pad / g;
@@ -97,12 +129,13 @@ pub(super) fn walk_tiles(
             while r < r_end {
                 let rr = rows.min(r_end - r);
                 tile(Tile {
-                    qa: qa[r * k..].as_ptr(),
+                    qa: qa[r * row_len..].as_ptr(),
                     w: p.w[c * g * k..].as_ptr(),
                     scales: p.scales[c * g..].as_ptr(),
                     out: acc[r * n_pad + c * g..].as_mut_ptr(),
                     rows: rr,
                     groups: cg,
+                    col: c * g,
                 });
                 r += rr;
             }
@@ -119,22 +152,40 @@ fn scale_rows(acc: &mut [f32], ascale: &[f32], n_pad: usize) {
     }
 }
 
-/// Columns per packed group: 16 where the AVX-512 VNNI kernel runs (one 512-bit register
-/// holds 16 columns' i32 sums), else 4 (simd128 and AVX2 hold 4).
-fn group_width() -> usize {
+/// `(columns per group, K values per column step)` for this machine's kernel: 16 x 2
+/// where the AVX-512 VNNI kernel runs (one 512-bit register holds 16 columns' i32 sums);
+/// 4 x 4 for the relaxed-SIMD kernel where this build has it and its block sums fit
+/// ([`relaxed_fits`]); else 4 x 2 (simd128 and AVX2 hold 4 columns).
+fn layout(kb: usize) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
     if super::int8_avx512::available() {
-        return 16;
+        return (16, 2);
     }
-    4
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    if relaxed_fits(kb) {
+        return (4, 4);
+    }
+    let _ = kb;
+    (4, 2)
 }
 
+/// Whether the relaxed kernel's block sums fit an i32 for blocks of `kb`: the high 7-bit
+/// half's sum (`kb * 127 * 127`) is shifted left by 7 before the low half is added.
+pub fn relaxed_fits(kb: usize) -> bool {
+    (kb as i64) * 127 * 127 * 129 < i32::MAX as i64
+}
+
+/// Activations are quantized to 14 bits (|q| <= 8191) everywhere, so that the
+/// relaxed-SIMD kernel, which takes them as two 7-bit halves of `q + 8192`, computes
+/// exactly what the others do: every build and kernel gives the same numbers.
+const QMAX: i32 = 8191;
+
 /// The largest activation magnitude for blocks of `kb`: a block's i32 partial sum,
-/// `kb * qmax * 128`, must stay below 2^31 (and a `dot_i16x8` pair, `2 * qmax * 128`,
-/// always does for qmax <= 32767).
+/// `kb * qmax * 128`, must stay below 2^31 (a `dot_i16x8` pair, `2 * qmax * 128`, always
+/// does).
 pub fn qmax_for(kb: usize) -> i32 {
     let bound = (i32::MAX as i64) / (128 * kb as i64);
-    bound.min(32767) as i32
+    bound.min(QMAX as i64) as i32
 }
 
 impl PackedI8 {
@@ -146,36 +197,44 @@ impl PackedI8 {
         kb: usize,
         block: impl FnMut(usize, usize, &mut [i8]) -> f32,
     ) -> Self {
-        Self::from_blocks_grouped(n, k, kb, group_width(), block)
+        Self::from_blocks_laid_out(n, k, kb, layout(kb), block)
     }
 
-    /// [`Self::from_blocks`] with `g` columns per group (4 or 16).
-    fn from_blocks_grouped(
+    /// [`Self::from_blocks`] with `g` columns per group (4 or 16) and `kstep` K values per
+    /// column step (2 or 4).
+    fn from_blocks_laid_out(
         n: usize,
         k: usize,
         kb: usize,
-        g: usize,
+        (g, kstep): (usize, usize),
         mut block: impl FnMut(usize, usize, &mut [i8]) -> f32,
     ) -> Self {
         assert!(g == 4 || g == 16, "group width {g}");
+        assert!(kstep == 2 || kstep == 4, "K step {kstep}");
         assert!(
-            kb >= 2 && kb.is_multiple_of(2) && k.is_multiple_of(kb),
-            "K {k} must be a multiple of the block {kb}, itself even"
+            kb >= kstep && kb.is_multiple_of(kstep) && k.is_multiple_of(kb),
+            "K {k} must be a multiple of the block {kb}, itself a multiple of {kstep}"
         );
+        assert!(kstep == 2 || relaxed_fits(kb), "block {kb} too long");
         // Below 127 the activation quantization would be coarser than the weights'.
         assert!(qmax_for(kb) >= 127, "block {kb} too long for i32 sums");
         let n_pad = n.div_ceil(g) * g;
         let nb = k / kb;
         let mut w = vec![0i8; n_pad * k];
         let mut scales = vec![0f32; nb * n_pad];
+        let mut wsum = vec![0i16; if kstep == 4 { nb * n_pad } else { 0 }];
         let mut buf = vec![0i8; kb];
         for col in 0..n {
-            let base = (col / g) * k * g + (col % g) * 2;
+            let base = (col / g) * k * g + (col % g) * kstep;
             for b in 0..nb {
                 scales[b * n_pad + col] = block(col, b, &mut buf);
                 for (j, &v) in buf.iter().enumerate() {
                     let kk = b * kb + j;
-                    w[base + (kk / 2) * 2 * g + kk % 2] = v;
+                    w[base + (kk / kstep) * kstep * g + kk % kstep] = v;
+                }
+                if kstep == 4 {
+                    let sum: i32 = buf.iter().map(|&v| v as i32).sum();
+                    wsum[b * n_pad + col] = sum.try_into().expect("a block's weight sum fits i16");
                 }
             }
         }
@@ -185,8 +244,10 @@ impl PackedI8 {
             n_pad,
             kb,
             g,
+            kstep,
             w,
             scales,
+            wsum,
         }
     }
 
@@ -219,12 +280,19 @@ impl PackedI8 {
     /// From f32 `n x k` (row-major), quantized symmetrically per block of `kb` (`kb = k`:
     /// one scale per output column, the fastest and the coarsest).
     pub fn from_f32(w: &[f32], n: usize, k: usize, kb: usize) -> Self {
-        Self::from_f32_grouped(w, n, k, kb, group_width())
+        Self::from_f32_laid_out(w, n, k, kb, layout(kb))
     }
 
-    fn from_f32_grouped(w: &[f32], n: usize, k: usize, kb: usize, g: usize) -> Self {
+    /// [`Self::from_f32`] with a given `(g, kstep)` layout (to test every kernel).
+    pub fn from_f32_laid_out(
+        w: &[f32],
+        n: usize,
+        k: usize,
+        kb: usize,
+        layout: (usize, usize),
+    ) -> Self {
         assert_eq!(w.len(), n * k);
-        Self::from_blocks_grouped(n, k, kb, g, |col, b, out| {
+        Self::from_blocks_laid_out(n, k, kb, layout, |col, b, out| {
             let src = &w[col * k + b * kb..][..kb];
             let amax = src.iter().fold(0f32, |m, v| m.max(v.abs()));
             let s = amax / 127.0;
@@ -245,7 +313,7 @@ impl PackedI8 {
     }
 
     pub fn size_in_bytes(&self) -> usize {
-        self.w.len() + 4 * self.scales.len()
+        self.w.len() + 4 * self.scales.len() + 2 * self.wsum.len()
     }
 
     /// The weights back as f32, `n x k` row-major (for tests and checks).
@@ -261,15 +329,20 @@ impl PackedI8 {
     }
 
     fn w_at(&self, col: usize, kk: usize) -> i8 {
-        let g = self.g;
-        self.w[(col / g) * self.k * g + (kk / 2) * 2 * g + (col % g) * 2 + kk % 2]
+        let (g, ks) = (self.g, self.kstep);
+        self.w[(col / g) * self.k * g + (kk / ks) * ks * g + (col % g) * ks + kk % ks]
     }
 
     /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm; on x86-64 AVX-512
     /// VNNI or AVX2, whichever the CPU has (threaded over the rayon pool); scalar elsewhere.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        // 4 rows x 12 columns: the fastest tile measured (BENCHMARKS.md, "Browser kernels").
-        self.matmul_tiled(x, m, 4, 3)
+        // The fastest tiles measured (BENCHMARKS.md, "Browser kernels"): 4 rows x 12
+        // columns for simd128, 3 x 12 for relaxed SIMD (4 x 12 spills there).
+        if self.kstep == 4 {
+            self.matmul_tiled(x, m, 3, 3)
+        } else {
+            self.matmul_tiled(x, m, 4, 3)
+        }
     }
 
     /// [`Self::matmul`] with a register tile of `rows` x `groups` (4 columns each) for the
@@ -281,6 +354,12 @@ impl PackedI8 {
         }
         let (qa, ascale) = self.quantize_rows(x, m);
         let mut acc = vec![0f32; m * self.n_pad];
+        #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+        if self.kstep == 4 {
+            let halves = split_7bit(&qa, self.k);
+            super::int8_relaxed::run(self, &halves, m, &mut acc, rows, groups);
+            return self.finish(acc, &ascale, m);
+        }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         super::int8_simd::run(self, &qa, m, &mut acc, rows, groups);
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
@@ -346,15 +425,24 @@ impl PackedI8 {
             .zip(qa.chunks_exact_mut(self.k))
             .zip(&mut scales)
         {
-            // Written so LLVM vectorizes both (`f32::max` and `is_finite` stop it): a > m
-            // selects like `maxps`, and `a <= MAX` is false for infinities and NaN.
-            let mut amax = 0f32;
+            // In 8 lanes so LLVM vectorizes the scan (a float max is not associative, so a
+            // single running max stays scalar); `a <= MAX` is false for infinities and NaN.
+            let mut lanes = [0f32; 8];
             let mut finite = true;
-            for v in row {
+            let mut chunks = row.chunks_exact(8);
+            for c in &mut chunks {
+                for (l, v) in lanes.iter_mut().zip(c) {
+                    let a = v.abs();
+                    finite &= a <= f32::MAX;
+                    *l = if a > *l { a } else { *l };
+                }
+            }
+            for v in chunks.remainder() {
                 let a = v.abs();
                 finite &= a <= f32::MAX;
-                amax = if a > amax { a } else { amax };
+                lanes[0] = if a > lanes[0] { a } else { lanes[0] };
             }
+            let amax = lanes.iter().fold(0f32, |m, &a| if a > m { a } else { m });
             if !finite {
                 *s = f32::NAN;
                 continue;
@@ -362,7 +450,7 @@ impl PackedI8 {
             *s = amax / qmax;
             let inv = if amax > 0.0 { qmax / amax } else { 0.0 };
             for (o, v) in q.iter_mut().zip(row) {
-                *o = round_ties_even_small(v * inv) as i16;
+                *o = round_small_to_i16(v * inv);
             }
         }
         (qa, scales)
@@ -411,6 +499,18 @@ impl PackedI8 {
     /// `(k, n_pad, kb)`: the strides a kernel's tile needs.
     pub(super) fn dims(&self) -> (usize, usize, usize) {
         (self.k, self.n_pad, self.kb)
+    }
+
+    /// `(columns per group, K values per column step)` of the packing.
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    pub(super) fn layout(&self) -> (usize, usize) {
+        (self.g, self.kstep)
+    }
+
+    /// Per (block, column) weight sums (relaxed packing only).
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    pub(super) fn wsum(&self) -> &[i16] {
+        &self.wsum
     }
 
     /// Columns per packed group.
@@ -556,7 +656,7 @@ mod tests {
                 if kb % kb_multiple != 0 {
                     continue;
                 }
-                let p = PackedI8::from_f32_grouped(&w, n, k, kb, *g);
+                let p = PackedI8::from_f32_laid_out(&w, n, k, kb, (*g, 2));
                 assert_eq!(
                     p.matmul_scalar(&x, m),
                     want,
@@ -570,14 +670,16 @@ mod tests {
 
     #[test]
     fn small_rounding_is_ties_to_even() {
-        let mut y = -40_000.0f32;
-        while y <= 40_000.0 {
+        let mut y = -32_767.0f32;
+        while y <= 32_767.0 {
             for v in [y, y + 0.5, y - 0.5, y + 0.25, y + 0.49999997, y.next_up()] {
-                assert_eq!(round_ties_even_small(v), v.round_ties_even(), "{v}");
+                let want = v.round_ties_even().clamp(-32768.0, 32767.0) as i16;
+                assert_eq!(round_small_to_i16(v), want, "{v}");
             }
             y += 0.75;
         }
-        assert_eq!(round_ties_even_small(-0.4), 0.0);
+        assert_eq!(round_small_to_i16(-0.4), 0);
+        assert_eq!(round_small_to_i16(-0.6), -1);
     }
 
     #[test]
@@ -614,7 +716,7 @@ mod tests {
         assert!(y[n..2 * n].iter().all(|v| v.is_finite() && *v != 0.0));
         assert!(y[2 * n..].iter().all(|v| v.is_nan()));
         assert!(p.matmul_scalar(&[], 0).is_empty());
-        assert_eq!(qmax_for(32), 32767);
+        assert_eq!(qmax_for(32), 8191);
         assert!(qmax_for(3072) >= 5000);
     }
 }

@@ -2,11 +2,14 @@
 //! matmuls run 2.4-3.7x slower than its f32 one at SigLIP's token-batch shapes
 //! (BENCHMARKS.md), and Candle's GELU calls a software `tanhf` per element there.
 //! - [`int8`]: `y = x W^T` on int8 weights (q8_0/q4_0 blocks kept exact, one f32 scale per
-//!   block along K) and per-row 16-bit activations, accumulating in i32 per block. A
+//!   block along K) and per-row 14-bit activations, accumulating in i32 per block. A
 //!   portable scalar implementation (native, and the reference in tests) and a
 //!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`, and its x86-64
 //!   twins (`int8_avx512` on VNNI, else `int8_avx2`; detected at run time, rows over the
-//!   rayon pool). All three walk their tiles through `int8::walk_tiles`.
+//!   rayon pool). With the `relaxed-simd` feature, `int8_relaxed` on
+//!   `i32x4.relaxed_dot_i8x16_i7x16_add_s` (the activations as two exact 7-bit halves).
+//!   All walk their tiles through `int8::walk_tiles`; activations are 14-bit everywhere,
+//!   so every kernel gives the scalar one's numbers bit for bit.
 //! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
 
 pub mod exp;
@@ -16,6 +19,8 @@ pub mod int8;
 mod int8_avx2;
 #[cfg(target_arch = "x86_64")]
 mod int8_avx512;
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+mod int8_relaxed;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod int8_simd;
 pub mod softmax;
