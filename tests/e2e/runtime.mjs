@@ -486,8 +486,8 @@ try {
 
   /// Edits the model cache of entry `key` in one read-write transaction (no eval: the
   /// page's CSP forbids it): 'manifest' reads the manifest, 'strip' removes its per-chunk
-  /// hashes (as an older entry, or one stored without WebCrypto), 'corrupt' flips 64 bytes
-  /// in the middle of chunk 0.
+  /// hashes and rewrites its chunks as Uint8Arrays (as an older entry, or one stored without
+  /// WebCrypto), 'corrupt' flips 64 bytes in the middle of chunk 0.
   const editCache = (what, key) => page.evaluate(([what, key]) => new Promise((res, rej) => {
     const r = indexedDB.open('siglens-models');
     r.onsuccess = () => {
@@ -496,19 +496,33 @@ try {
       const manifests = tx.objectStore('manifests');
       const chunks = tx.objectStore('chunks');
       if (what === 'manifest') manifests.get(key).onsuccess = (e) => { out.m = e.target.result; };
+      const range = IDBKeyRange.bound(`${key}\u0000`, `${key}\u0001`, false, true);
       if (what === 'strip') {
+        // As an older version stored it: no chunk hashes, chunks as Uint8Arrays (now Blobs).
         manifests.get(key).onsuccess = (e) => { const m = e.target.result; delete m.chunk_sha256; manifests.put(m, key); };
+        chunks.getAllKeys(range).onsuccess = (e) => { out.keys = e.target.result; };
+        chunks.getAll(range).onsuccess = (e) => { out.values = e.target.result; };
       }
       if (what === 'corrupt') {
+        // Read chunk 0 here, flip bytes in its middle, store it back as it was (Blob or not).
         const k = `${key}\u0000${'0'.padStart(8, '0')}`;
-        chunks.get(k).onsuccess = (e) => {
-          const b = e.target.result;
-          if (!b) return rej(new Error('no chunk 0'));
-          for (let i = b.length >> 1; i < (b.length >> 1) + 64; i++) b[i] ^= 0xff;
-          chunks.put(b, k);
-        };
+        chunks.get(k).onsuccess = (e) => { out.keys = [k]; out.values = [e.target.result]; };
       }
-      tx.oncomplete = () => { r.result.close(); res(out); };
+      tx.oncomplete = async () => {
+        if (!out.keys) { r.result.close(); return res(out); }
+        if (!out.values.length || !out.values[0]) return rej(new Error(`no chunks for ${key}`));
+        const bytes = async (v) => (v instanceof Blob ? new Uint8Array(await v.arrayBuffer()) : v);
+        const values = await Promise.all(out.values.map(bytes));
+        if (what === 'corrupt') {
+          const b = values[0];
+          for (let i = b.length >> 1; i < (b.length >> 1) + 64; i++) b[i] ^= 0xff;
+          if (out.values[0] instanceof Blob) values[0] = new Blob([b]);
+        }
+        const put = r.result.transaction('chunks', 'readwrite');
+        out.keys.forEach((k, i) => put.objectStore('chunks').put(values[i], k));
+        put.oncomplete = () => { r.result.close(); res({ converted: values.length, blob: out.values[0] instanceof Blob }); };
+        put.onerror = () => rej(put.error);
+      };
       tx.onerror = () => rej(tx.error);
     };
   }), [what, key]);
@@ -526,8 +540,10 @@ try {
     await workersSettled();
     for (const mode of ['per-chunk', 'whole-file']) {
       if (mode === 'whole-file') {
-        // An entry stored without chunk hashes (older version, or no WebCrypto) still starts.
-        await editCache('strip', key);
+        // An entry stored without chunk hashes and with Uint8Array chunks (older versions,
+        // or no WebCrypto) still starts.
+        const { converted } = await editCache('strip', key);
+        assert(converted > 0, 'no chunks were rewritten');
         await openApp();
         const old = await loadModel(`models/${MODEL}`);
         assert(old.fromCache, 'an entry without chunk hashes must still load from the cache');
@@ -536,7 +552,8 @@ try {
       const { m: stored } = await editCache('manifest', key);
       assert((stored.chunk_sha256 || []).length === (mode === 'per-chunk' ? stored.chunks : 0),
         `${mode}: the manifest's chunk hashes are not what this mode tests`);
-      await editCache('corrupt', key);
+      const { blob } = await editCache('corrupt', key);
+      assert(blob === (mode === 'per-chunk'), `${mode}: chunk 0 ${blob ? 'is' : 'is not'} a Blob`);
       await openApp();
       const before = (await statsNow()).model;
       const r = await loadModel(`models/${MODEL}`);

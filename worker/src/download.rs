@@ -34,7 +34,7 @@ fn net_err(url: &str, what: impl std::fmt::Display) -> WorkerError {
     WorkerError::new(ErrorKind::Network, format!("{url}: {what}"))
 }
 
-fn js_msg(e: &JsValue) -> String {
+pub(crate) fn js_msg(e: &JsValue) -> String {
     e.as_string()
         .or_else(|| {
             Reflect::get(e, &"message".into())

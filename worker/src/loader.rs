@@ -345,9 +345,12 @@ async fn read_cached(
         let Some(reading) = pending.pop_front() else {
             break;
         };
-        let arr = reading
-            .await?
-            .ok_or_else(|| corrupt(format!("chunk {index} of {} is missing", m.chunks)))?;
+        let arr = reading.await?.ok_or_else(|| {
+            corrupt(format!(
+                "chunk {index} of {} is missing or unreadable",
+                m.chunks
+            ))
+        })?;
         if issued < m.chunks {
             pending.push_back(cache.start_chunk(&m.key, issued)?);
             issued += 1;

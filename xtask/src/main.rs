@@ -132,7 +132,24 @@ fn bench(o: &Opts) -> Result<()> {
         .env("CARGO_TARGET_DIR", "target/wasm")
         .current_dir(&root))?;
 
-    // 3. Native, 2 threads.
+    // 3. Browser, through the app, then its peer at once: this VM's speed drifts by up to
+    //    1.5x over minutes, so each pair is measured back to back.
+    let browser = last_json(&run(Command::new("node")
+        .arg("tools/bench-browser.mjs")
+        .arg("dist")
+        .arg(&ours)
+        .arg(MODEL_FILE)
+        .env("PATH", &path)
+        .env("RUNS", runs.to_string())
+        .env("WARM_RUNS", if o.quick { "2" } else { "5" })
+        .env("B_RUNS", runs.to_string())
+        .current_dir(&root))?)?;
+
+    if !o.skip_peers {
+        run(Command::new("bash").arg(peer.join("run.sh")).arg("web"))?;
+    }
+
+    // 4. Native, 2 threads, then the native peers.
     let native = |images: usize, batch: usize, texts: usize| -> Result<Value> {
         let out = run(Command::new(&siglens)
             .arg("bench")
@@ -159,23 +176,10 @@ fn bench(o: &Opts) -> Result<()> {
     let native_b8 = native(8, 8, 0)?;
     let native_text = native(0, 8, 10)?;
 
-    // 4. Browser, through the app.
-    let browser = last_json(&run(Command::new("node")
-        .arg("tools/bench-browser.mjs")
-        .arg("dist")
-        .arg(&ours)
-        .arg(MODEL_FILE)
-        .env("PATH", &path)
-        .env("RUNS", runs.to_string())
-        .env("WARM_RUNS", if o.quick { "2" } else { "5" })
-        .env("B_RUNS", runs.to_string())
-        .current_dir(&root))?)?;
-
-    // 5. Peers, same run.
     if !o.skip_peers {
         run(Command::new("bash")
             .arg(peer.join("run.sh"))
-            .args(["torch", "ort", "web"]))?;
+            .args(["torch", "ort"]))?;
     }
     let results = anchors.join("results");
     // With --skip-peers a peer never measured here is reported as n/a.

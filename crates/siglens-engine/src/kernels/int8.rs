@@ -228,9 +228,13 @@ impl PackedI8 {
             let base = (col / g) * k * g + (col % g) * kstep;
             for b in 0..nb {
                 scales[b * n_pad + col] = block(col, b, &mut buf);
-                for (j, &v) in buf.iter().enumerate() {
-                    let kk = b * kb + j;
-                    w[base + (kk / kstep) * kstep * g + kk % kstep] = v;
+                // Each `kstep` run of the block lands `kstep * g` bytes after the previous
+                // one (whole runs: `kb` is a multiple of `kstep`). Copies, not a division per
+                // weight: packing is part of every model load.
+                let first = base + b * kb * g;
+                for (s, run) in buf.chunks_exact(kstep).enumerate() {
+                    let at = first + s * kstep * g;
+                    w[at..at + kstep].copy_from_slice(run);
                 }
                 if kstep == 4 {
                     let sum: i32 = buf.iter().map(|&v| v as i32).sum();
