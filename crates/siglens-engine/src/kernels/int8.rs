@@ -340,8 +340,8 @@ impl PackedI8 {
     /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm; on x86-64 AVX-512
     /// VNNI or AVX2, whichever the CPU has (threaded over the rayon pool); scalar elsewhere.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        // The fastest tiles measured (BENCHMARKS.md, "Browser kernels"): 4 rows x 12
-        // columns for simd128, 3 x 12 for relaxed SIMD (4 x 12 spills there).
+        // The fastest tiles measured (BENCHMARKS.md, "Browser kernels" and "Relaxed
+        // SIMD"): 4 rows x 12 columns for simd128, 3 x 12 for relaxed SIMD.
         if self.kstep == 4 {
             self.matmul_tiled(x, m, 3, 3)
         } else {
