@@ -19,8 +19,14 @@ mod requests;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 
-/// Runs the worker: answers the app's messages until the page closes it.
-#[cfg(target_arch = "wasm32")]
-pub fn start() {
+/// Both binaries' `main`: runs the worker, which answers the app's messages until the page
+/// closes it. Natively there is nothing to run.
+pub fn main() {
+    #[cfg(target_arch = "wasm32")]
     runtime::start();
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        eprintln!("the siglens worker runs in the browser: build it with `trunk build --release`");
+        std::process::exit(2);
+    }
 }

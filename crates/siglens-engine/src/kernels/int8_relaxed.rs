@@ -75,15 +75,6 @@ unsafe fn tile<const R: usize, const C: usize>(
     }
 }
 
-macro_rules! dispatch {
-    ($rr:expr, $cg:expr, $args:tt; $(($r:literal, $c:literal)),*) => {
-        match ($rr, $cg) {
-            $(($r, $c) => tile::<$r, $c> $args,)*
-            _ => unreachable!("tile {}x{}", $rr, $cg),
-        }
-    };
-}
-
 /// `acc` (`m x n_pad`, zeroed) += the block-scaled products of `halves`
 /// (`int8::split_7bit`'s rows); `rows` x `groups` is the register tile (clamped to 1..=6 x
 /// 1..=4), smaller tiles take the edges.
@@ -106,13 +97,12 @@ pub(super) fn run(
         // rows and groups over all of K, and `wsum` has the scales' shape.
         unsafe {
             let ws = wsum.as_ptr().add(t.col);
-            dispatch!(t.rows, t.groups, (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad);
-            (1, 1), (1, 2), (1, 3), (1, 4),
-            (2, 1), (2, 2), (2, 3), (2, 4),
-            (3, 1), (3, 2), (3, 3), (3, 4),
-            (4, 1), (4, 2), (4, 3), (4, 4),
-            (5, 1), (5, 2), (5, 3), (5, 4),
-            (6, 1), (6, 2), (6, 3), (6, 4))
+            dispatch_tile!(
+                tile,
+                t.rows,
+                t.groups,
+                (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad)
+            )
         }
     });
 }

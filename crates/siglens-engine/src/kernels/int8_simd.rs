@@ -53,15 +53,6 @@ unsafe fn tile<const R: usize, const C: usize>(
     }
 }
 
-macro_rules! dispatch {
-    ($rr:expr, $cg:expr, $args:tt; $(($r:literal, $c:literal)),*) => {
-        match ($rr, $cg) {
-            $(($r, $c) => tile::<$r, $c> $args,)*
-            _ => unreachable!("tile {}x{}", $rr, $cg),
-        }
-    };
-}
-
 /// `acc` (`m x n_pad`, zeroed) += the block-scaled products; `rows` x `groups` is the
 /// register tile (clamped to 1..=6 x 1..=4), smaller tiles take the edges.
 pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usize, groups: usize) {
@@ -76,13 +67,12 @@ pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usi
         // SAFETY: `walk_tiles` checked the slices' sizes; the tile's pointers cover its
         // rows and groups over all of K.
         unsafe {
-            dispatch!(t.rows, t.groups, (t.qa, t.w, t.scales, t.out, k, kb, n_pad);
-            (1, 1), (1, 2), (1, 3), (1, 4),
-            (2, 1), (2, 2), (2, 3), (2, 4),
-            (3, 1), (3, 2), (3, 3), (3, 4),
-            (4, 1), (4, 2), (4, 3), (4, 4),
-            (5, 1), (5, 2), (5, 3), (5, 4),
-            (6, 1), (6, 2), (6, 3), (6, 4))
+            dispatch_tile!(
+                tile,
+                t.rows,
+                t.groups,
+                (t.qa, t.w, t.scales, t.out, k, kb, n_pad)
+            )
         }
     });
 }
