@@ -77,18 +77,13 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
     );
     assert_eq!(p.group(), 4, "weights packed by {}", p.group());
     super::int8::walk_tiles(p, qa, m, acc, (4, 3), |t| {
-        macro_rules! go {
-            ($($r:literal),*) => {
-                match (t.rows, t.groups) {
-                    $(
-                        ($r, 3) => tile::<$r, 3>(t.qa, t.w, t.scales, t.out, k, kb, n_pad),
-                        ($r, 2) => tile::<$r, 2>(t.qa, t.w, t.scales, t.out, k, kb, n_pad),
-                        ($r, _) => tile::<$r, 1>(t.qa, t.w, t.scales, t.out, k, kb, n_pad),
-                    )*
-                    _ => unreachable!("rows {}", t.rows),
-                }
-            };
-        }
-        go!(4, 3, 2, 1);
+        dispatch_tile!(
+            tile,
+            t.rows,
+            t.groups,
+            (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
+            rows [4, 3, 2, 1],
+            groups [1, 2, 3]
+        );
     });
 }

@@ -101,7 +101,9 @@ pub(super) fn run(
                 tile,
                 t.rows,
                 t.groups,
-                (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad)
+                (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
+                rows [1, 2, 3, 4, 5, 6],
+                groups [1, 2, 3, 4]
             )
         }
     });

@@ -71,7 +71,9 @@ pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usi
                 tile,
                 t.rows,
                 t.groups,
-                (t.qa, t.w, t.scales, t.out, k, kb, n_pad)
+                (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
+                rows [1, 2, 3, 4, 5, 6],
+                groups [1, 2, 3, 4]
             )
         }
     });

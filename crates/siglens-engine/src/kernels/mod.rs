@@ -12,6 +12,29 @@
 //!   so every kernel gives the scalar one's numbers bit for bit.
 //! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
 
+// Before the kernel modules: a `macro_rules!` is visible only below its definition.
+/// Calls `$tile::<R, C>$args` for a SIMD kernel's run-time tile of `$rows` rows x `$groups`
+/// column groups, `R` and `C` from the kernel's lists (each size is its own monomorphized
+/// loop; `walk_tiles` hands out no other sizes).
+#[cfg(any(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    target_arch = "x86_64"
+))]
+macro_rules! dispatch_tile {
+    ($tile:ident, $rows:expr, $groups:expr, $args:tt, rows [$($r:literal),*], groups $cs:tt) => {
+        match $rows {
+            $($r => dispatch_tile!(@groups $tile, $r, $groups, $args, $cs),)*
+            r => unreachable!("tile rows {r}"),
+        }
+    };
+    (@groups $tile:ident, $r:literal, $groups:expr, $args:tt, [$($c:literal),*]) => {
+        match $groups {
+            $($c => $tile::<$r, $c> $args,)*
+            c => unreachable!("tile groups {c}"),
+        }
+    };
+}
+
 pub mod exp;
 pub mod gelu;
 pub mod int8;
@@ -19,24 +42,6 @@ pub mod int8;
 mod int8_avx2;
 #[cfg(target_arch = "x86_64")]
 mod int8_avx512;
-/// Calls `$tile::<R, C>$args` for a wasm kernel's run-time tile of `$rows` x `$groups`
-/// (1..=6 rows, 1..=4 groups of 4 columns: each size is its own monomorphized loop).
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-macro_rules! dispatch_tile {
-    ($tile:ident, $rows:expr, $groups:expr, $args:tt) => {
-        dispatch_tile!(@sizes $tile, $rows, $groups, $args;
-            (1, 1), (1, 2), (1, 3), (1, 4), (2, 1), (2, 2), (2, 3), (2, 4),
-            (3, 1), (3, 2), (3, 3), (3, 4), (4, 1), (4, 2), (4, 3), (4, 4),
-            (5, 1), (5, 2), (5, 3), (5, 4), (6, 1), (6, 2), (6, 3), (6, 4))
-    };
-    (@sizes $tile:ident, $rows:expr, $groups:expr, $args:tt; $(($r:literal, $c:literal)),*) => {
-        match ($rows, $groups) {
-            $(($r, $c) => $tile::<$r, $c> $args,)*
-            (r, c) => unreachable!("tile {r}x{c}"),
-        }
-    };
-}
-
 #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
 mod int8_relaxed;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
