@@ -11,12 +11,10 @@ const SHELL = ['__SIGLENS_SHELL__'];
 const CACHE = `siglens-shell-${BUILD}`;
 
 // The engine worker is built twice (index.html): the app loads `worker-relaxed` where this
-// module, which uses relaxed SIMD, validates (src/web/client.rs holds the same bytes), else
+// module, which uses relaxed SIMD, validates (src/web/relaxed-simd-probe.wasm, the app's probe
+// too, filled in at build time), else
 // `worker`. Only that build is precached: the other would never be asked for here.
-const RELAXED_SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
-  0x03, 0x02, 0x01, 0x00, 0x0a, 0x13, 0x01, 0x11, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00,
-  0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x93, 0x02, 0x0b]);
+const RELAXED_SIMD_PROBE = new Uint8Array(['__SIGLENS_RELAXED_SIMD_PROBE__']);
 const UNUSED_WORKER = WebAssembly.validate(RELAXED_SIMD_PROBE) ? /^worker[._]/ : /^worker-relaxed[._]/;
 const PRECACHE = SHELL.filter((p) => !UNUSED_WORKER.test(p));
 

@@ -3,7 +3,7 @@
 //  1. Adds the SHA-256 of each inline <script> Trunk wrote to the Content-Security-Policy's
 //     script-src (a static host cannot send nonces), and extra connect-src origins from
 //     SIGLENS_CONNECT_SRC (space separated) plus the origin of an absolute SIGLENS_MODEL_URL.
-//  2. Writes sw.js from public/sw.js with this build's id and the list of app shell files.
+//  2. Writes sw.js from public/sw.js with this build's id, the list of app shell files and the app's relaxed-SIMD probe.
 //     The id is a hash of every shell file, so any changed asset makes a new service worker
 //     and a new cache; the model folder is left to IndexedDB.
 // Usage (by hand): TRUNK_STAGING_DIR=dist node tools/make-service-worker.mjs
@@ -61,6 +61,9 @@ for (const p of shell) id.update(p).update('\0').update(readFileSync(join(stagin
 const build = id.digest('hex').slice(0, 16);
 const sw = readFileSync(join(root, 'public/sw.js'), 'utf8')
   .replace("'__SIGLENS_BUILD__'", JSON.stringify(build))
-  .replace("['__SIGLENS_SHELL__']", JSON.stringify(shell));
+  .replace("['__SIGLENS_SHELL__']", JSON.stringify(shell))
+  // The app's relaxed-SIMD probe (src/web/client.rs), so both pick the same worker build.
+  .replace("['__SIGLENS_RELAXED_SIMD_PROBE__']",
+    JSON.stringify([...readFileSync(join(root, 'src/web/relaxed-simd-probe.wasm'))]));
 writeFileSync(join(staging, 'sw.js'), sw);
 console.log(`service worker: build ${build}, ${shell.length} shell files; CSP: ${hashes.length} inline script hash(es)`);

@@ -19,22 +19,15 @@ const WORKER: (&str, &str) = ("worker.js", "worker_bg.wasm");
 const WORKER_RELAXED: (&str, &str) = ("worker-relaxed.js", "worker-relaxed_bg.wasm");
 
 /// The smallest module using `i32x4.relaxed_dot_i8x16_i7x16_add_s` (the instruction the
-/// relaxed build's kernel runs): `(func (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s
-/// (i8x16.splat (i32.const 0)) x3))`. public/sw.js holds the same bytes to precache the
-/// same build.
-const RELAXED_SIMD_PROBE: [u8; 40] = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
-    0x03, 0x02, 0x01, 0x00, // function 0 has type 0
-    0x0a, 0x13, 0x01, 0x11, 0x00, // code: one body of 17 bytes, no locals
-    0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, // 3 splats
-    0xfd, 0x93, 0x02, // i32x4.relaxed_dot_i8x16_i7x16_add_s
-    0x0b, // end
-];
+/// relaxed build's kernel runs), 40 bytes: magic and version; type `() -> v128`; one function
+/// of that type; its body `(i32x4.relaxed_dot_i8x16_i7x16_add_s (i8x16.splat (i32.const 0))
+/// x3)`. The service worker probes with the same file (tools/make-service-worker.mjs puts
+/// its bytes in sw.js), so it precaches the build this page will load.
+const RELAXED_SIMD_PROBE: &[u8] = include_bytes!("relaxed-simd-probe.wasm");
 
 /// Which worker build this browser runs: the relaxed-SIMD one where it validates.
 fn worker_build() -> (&'static str, &'static str) {
-    let bytes = js_sys::Uint8Array::from(&RELAXED_SIMD_PROBE[..]);
+    let bytes = js_sys::Uint8Array::from(RELAXED_SIMD_PROBE);
     match js_sys::WebAssembly::validate(&bytes.into()) {
         Ok(true) => WORKER_RELAXED,
         _ => WORKER,
