@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 use crate::config::{PreprocessConfig, SiglipConfig};
 use crate::device::ComputeDType;
 use crate::error::{Error, Result};
-use crate::model::{l2_normalize, SiglipModel, TextMask, Towers};
+use crate::model::{l2_normalize, RowsInFile, SiglipModel, TextMask, TokenRows, Towers};
 use crate::preprocess::{preprocess_bytes, DecodeLimits, PixelValues};
 use crate::scores;
 use crate::tokenize::{TextOptions, TextTokenizer, TokenBatch, TokenizerSettings};
@@ -278,6 +278,30 @@ impl Siglip {
     /// Token ids for final texts (no further lower-casing or templating).
     pub fn tokenize(&self, texts: &[String]) -> Result<TokenBatch> {
         self.tokenizer.encode(texts)
+    }
+
+    /// Where the token table's rows are, when the model was loaded with the table left in
+    /// the file ([`crate::weights::Defer`]); `None` when it is in memory.
+    pub fn token_rows_in_file(&self) -> Option<RowsInFile> {
+        self.model.token_rows().map(TokenRows::in_file)
+    }
+
+    /// The ids in `batch` whose rows must be read from the file (and handed over with
+    /// [`Siglip::supply_token_rows`]) before [`Siglip::embed_tokens`]; empty when the
+    /// table is in memory.
+    pub fn missing_token_rows(&self, batch: &TokenBatch) -> Vec<u32> {
+        self.model
+            .token_rows()
+            .map(|r| r.missing(&batch.ids))
+            .unwrap_or_default()
+    }
+
+    /// Rows read from the file (bytes as stored), by id.
+    pub fn supply_token_rows(&self, rows: Vec<(u32, Vec<u8>)>) -> Result<()> {
+        match self.model.token_rows() {
+            Some(r) => r.supply(rows),
+            None => Ok(()),
+        }
     }
 
     /// L2-normalised embeddings of already-tokenized texts.

@@ -12,9 +12,9 @@ use candle_core::{DType, Tensor};
 use common::*;
 use siglens_engine::preprocess::PixelValues;
 use siglens_engine::weights::{
-    load_model_path, read_gguf, write_gguf, GgufStream, ModelJson, SafetensorsToGguf,
+    load_model_path, read_gguf, write_gguf, Defer, GgufStream, ModelJson, SafetensorsToGguf,
 };
-use siglens_engine::{ComputePolicy, LoadOptions, Siglip, StorageDType, TextOptions};
+use siglens_engine::{ComputePolicy, LoadOptions, Siglip, StorageDType, TextOptions, Towers};
 
 fn opts(policy: ComputePolicy) -> LoadOptions {
     LoadOptions {
@@ -254,6 +254,141 @@ fn streamed_gguf_rejects_truncated_and_foreign_input() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("bad magic"), "{e}");
+}
+
+/// Feeds `bytes` in `chunk`-byte pieces the way the browser reads its cache with `defer`:
+/// a piece that lies wholly inside a deferred range (known once the header is parsed) is
+/// skipped, not read. Returns the files and how many bytes were skipped.
+fn stream_deferring(
+    bytes: &[u8],
+    chunk: usize,
+    defer: Defer,
+) -> siglens_engine::Result<(siglens_engine::ModelFiles, u64)> {
+    let mut s = GgufStream::new(ComputePolicy::for_this_platform()).defer(defer);
+    let mut skipped = 0;
+    for (i, piece) in bytes.chunks(chunk).enumerate() {
+        let (a, b) = ((i * chunk) as u64, (i * chunk + piece.len()) as u64);
+        if s.deferred_ranges().iter().any(|&(x, y)| x <= a && b <= y) {
+            s.skip(b - a)?;
+            skipped += b - a;
+        } else {
+            s.push(piece)?;
+        }
+    }
+    assert_eq!(s.bytes_in(), bytes.len() as u64);
+    Ok((s.finish()?, skipped))
+}
+
+/// Embeds `labels` the way the worker does with the token table left in the file: the
+/// rows the batch needs are read out of `file` and handed over first.
+fn embed_labels_reading_rows(m: &Siglip, labels: &[String], file: &[u8]) -> Vec<Vec<f32>> {
+    let opts = TextOptions::default();
+    let prompts: Vec<String> = labels
+        .iter()
+        .map(|l| opts.label_prompt(l).unwrap())
+        .collect();
+    let batch = m.tokenize(&prompts).unwrap();
+    let at = m
+        .token_rows_in_file()
+        .expect("the table is left in the file");
+    let missing = m.missing_token_rows(&batch);
+    assert!(!missing.is_empty() && missing.windows(2).all(|w| w[0] < w[1]));
+    let rows = missing
+        .into_iter()
+        .map(|id| {
+            let (a, b) = at.range(id);
+            (id, file[a as usize..b as usize].to_vec())
+        })
+        .collect();
+    m.supply_token_rows(rows).unwrap();
+    assert!(m.missing_token_rows(&batch).is_empty());
+    m.embed_tokens(&batch).unwrap()
+}
+
+#[test]
+fn the_token_table_left_in_the_file_gives_the_same_embeddings_row_by_row() {
+    for name in MODELS {
+        let r = Reference::load(name);
+        let labels = r.strs("labels");
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        // Q4K: rows of 48 or 64 are not whole 256-element blocks, so storage falls back to
+        // another dtype for the table; its rows are still whole blocks of that one.
+        for dtype in [StorageDType::Q8_0, StorageDType::F16, StorageDType::Q4K] {
+            let bytes = gguf_bytes(name, dtype);
+            let policy = ComputePolicy::for_this_platform();
+            let whole =
+                Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+            let want = embed(&whole, &r);
+            for chunk in [512, 4096] {
+                let (files, skipped) = stream_deferring(&bytes, chunk, Defer::TokenTable).unwrap();
+                let m = Siglip::load(files, opts(policy)).unwrap();
+                assert!(skipped > 0, "{name} {dtype:?} {chunk}: nothing was skipped");
+                let e = m
+                    .embed_labels(&refs, &TextOptions::default())
+                    .expect_err("rows were not read");
+                assert!(e.to_string().contains("was not read"), "{e}");
+                assert_eq!(
+                    embed_images_only(&m, &r),
+                    want.0,
+                    "{name} {dtype:?}: images"
+                );
+                let texts = embed_labels_reading_rows(&m, &labels, &bytes);
+                assert_eq!(texts, want.1, "{name} {dtype:?} {chunk}: texts");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_image_engine_skips_the_whole_text_tower() {
+    let r = Reference::load("tiny48");
+    let bytes = gguf_bytes("tiny48", StorageDType::Q8_0);
+    let policy = ComputePolicy::for_this_platform();
+    let whole = Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+    let (table, _) = stream_deferring(&bytes, 512, Defer::TokenTable).unwrap();
+    let (files, skipped) = stream_deferring(&bytes, 512, Defer::TextTower).unwrap();
+    let text_bytes: usize = table
+        .weights
+        .iter()
+        .filter(|(n, _)| n.starts_with("text_model."))
+        .map(|(_, t)| t.size_in_bytes())
+        .sum();
+    assert!(
+        skipped > text_bytes as u64 / 2,
+        "{skipped} bytes skipped of a text tower of {text_bytes} (+ its table)"
+    );
+    let vision_only = LoadOptions {
+        towers: Towers::VisionOnly,
+        ..opts(policy)
+    };
+    let m = Siglip::load(files, vision_only).unwrap();
+    assert_eq!(embed_images_only(&m, &r), embed(&whole, &r).0);
+}
+
+fn embed_images_only(m: &Siglip, r: &Reference) -> Vec<Vec<f32>> {
+    let s = r.image_size();
+    let px: Vec<PixelValues> = (0..r.strs("images").len())
+        .map(|i| PixelValues {
+            height: s,
+            width: s,
+            data: r.pixels_of(i).to_vec(),
+        })
+        .collect();
+    m.embed_pixels(&px).unwrap()
+}
+
+#[test]
+fn skipping_bytes_that_are_needed_is_an_error() {
+    let bytes = gguf_bytes("tiny48", StorageDType::Q8_0);
+    let mut s = GgufStream::new(ComputePolicy::for_this_platform()).defer(Defer::TokenTable);
+    assert!(s.skip(10).is_err(), "before the header");
+    s.push(&bytes[..bytes.len() / 2]).unwrap();
+    let ranges = s.deferred_ranges();
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    // Past the table: those bytes hold other tensors.
+    let at = s.bytes_in();
+    let e = s.skip(bytes.len() as u64 - at).unwrap_err();
+    assert!(e.to_string().contains("needed"), "{e}");
 }
 
 /// Streams `model.safetensors` through [`SafetensorsToGguf`] in chunks cycling `sizes`.

@@ -3,9 +3,11 @@
 
 mod layers;
 mod text;
+mod token_rows;
 mod vision;
 
 pub use layers::l2_normalize;
+pub use token_rows::{RowsInFile, TokenRows};
 
 use std::cell::RefCell;
 
@@ -98,6 +100,11 @@ impl SiglipModel {
                 "this engine loaded only the vision tower; texts go to the main engine".into(),
             )),
         }
+    }
+
+    /// The token table's rows, where they stay in the file and are read on demand.
+    pub fn token_rows(&self) -> Option<&TokenRows> {
+        self.text.as_ref()?.token_rows()
     }
 
     /// `exp(logit_scale)`, multiplied into the cosine similarities.

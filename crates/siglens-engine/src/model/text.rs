@@ -6,15 +6,18 @@ use candle_core::{DType, Tensor};
 use std::sync::Arc;
 
 use super::layers::{Encoder, EncoderSpec, LayerNorm, Linear, Loader};
+use super::token_rows::TokenRows;
 use crate::config::TextConfig;
 use crate::error::{Error, Result};
 use crate::weights::StoredTensor;
 
 /// The token table is the largest tensor (256000 x 768 for base); when it is stored
-/// quantized it stays quantized and only the looked-up rows are dequantized.
+/// quantized it stays quantized and only the looked-up rows are dequantized. In the browser
+/// it stays in the cache and only the rows texts use are read (`Rows`).
 enum TokenTable {
     Dense(Tensor),
     Quant(Arc<QTensor>),
+    Rows(TokenRows),
 }
 
 pub struct TextTower {
@@ -36,6 +39,9 @@ impl TextTower {
                 if ld.device.is_cpu() && q.shape().dims() == [cfg.vocab_size, h] =>
             {
                 TokenTable::Quant(q)
+            }
+            StoredTensor::Deferred(d) if ld.device.is_cpu() => {
+                TokenTable::Rows(TokenRows::new(&d, cfg.vocab_size, h)?)
             }
             t => TokenTable::Dense(
                 t.f32_shaped(&name, &[cfg.vocab_size, h], ld.device)?
@@ -63,6 +69,14 @@ impl TextTower {
         })
     }
 
+    /// The token table's rows when they are read from the file on demand.
+    pub fn token_rows(&self) -> Option<&TokenRows> {
+        match &self.tokens {
+            TokenTable::Rows(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// `ids`: `(b, s)` u32; `mask`: optional `(b, s)` 1/0 attention mask. Returns `(b, proj)`.
     pub fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, s) = ids.dims2()?;
@@ -79,13 +93,17 @@ impl TextTower {
                 self.cfg.vocab_size
             )));
         }
-        let x = match &self.tokens {
-            TokenTable::Dense(t) => {
-                t.embedding(&ids.flatten_all()?)?
-                    .reshape((b, s, self.cfg.hidden_size))?
-            }
-            TokenTable::Quant(q) => q.embedding(ids)?,
-        };
+        let x =
+            match &self.tokens {
+                TokenTable::Dense(t) => {
+                    t.embedding(&ids.flatten_all()?)?
+                        .reshape((b, s, self.cfg.hidden_size))?
+                }
+                TokenTable::Quant(q) => q.embedding(ids)?,
+                TokenTable::Rows(r) => r
+                    .lookup(&ids.flatten_all()?.to_vec1::<u32>()?)?
+                    .reshape((b, s, self.cfg.hidden_size))?,
+            };
         let x = x.broadcast_add(&self.position.narrow(0, 0, s)?)?;
         // transformers' _prepare_4d_attention_mask: 0 where attended, dtype min where not.
         let additive = match mask {

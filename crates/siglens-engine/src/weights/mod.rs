@@ -10,12 +10,12 @@ mod storage;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use candle_core::quantized::QTensor;
+use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 
 pub use self::convert_stream::{ModelJson, SafetensorsToGguf};
 pub use self::gguf::{read_gguf, write_gguf, GGUF_ARCH};
-pub use self::gguf_stream::GgufStream;
+pub use self::gguf_stream::{Defer, GgufStream, TOKEN_TABLE};
 pub use self::safetensors::{load_safetensors_bytes, load_safetensors_file};
 pub use self::storage::{quantize_for_storage, ComputePolicy, MatmulCompute, StorageDType};
 
@@ -26,6 +26,20 @@ use crate::error::{Error, Result};
 pub enum StoredTensor {
     Dense(Tensor),
     Quant(Arc<QTensor>),
+    /// Not read into memory: its bytes stay where the file is (the browser's cache), and
+    /// whoever needs parts of it reads them there (the token table's rows, see
+    /// [`GgufStream::defer`]).
+    Deferred(DeferredTensor),
+}
+
+/// Where a tensor that was not read lies in its GGUF file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredTensor {
+    pub dtype: GgmlDType,
+    pub dims: Vec<usize>,
+    /// Absolute byte offset in the file.
+    pub offset: u64,
+    pub len: usize,
 }
 
 impl StoredTensor {
@@ -33,6 +47,7 @@ impl StoredTensor {
         match self {
             Self::Dense(t) => t.dims(),
             Self::Quant(q) => q.shape().dims(),
+            Self::Deferred(d) => &d.dims,
         }
     }
 
@@ -41,6 +56,11 @@ impl StoredTensor {
         Ok(match self {
             Self::Dense(t) => t.to_dtype(DType::F32)?.to_device(device)?,
             Self::Quant(q) => q.dequantize(device)?,
+            Self::Deferred(_) => {
+                return Err(Error::Weights(
+                    "a tensor left in the file was used as a whole (not read into memory)".into(),
+                ))
+            }
         })
     }
 
@@ -60,6 +80,7 @@ impl StoredTensor {
         match self {
             Self::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
             Self::Quant(q) => q.storage_size_in_bytes(),
+            Self::Deferred(_) => 0,
         }
     }
 }
@@ -130,6 +151,7 @@ impl WeightMap {
             let k = match t {
                 StoredTensor::Dense(t) => format!("{:?}", t.dtype()).to_lowercase(),
                 StoredTensor::Quant(q) => format!("{:?}", q.dtype()).to_lowercase(),
+                StoredTensor::Deferred(d) => format!("{:?} (in the file)", d.dtype).to_lowercase(),
             };
             let e = m.entry(k).or_default();
             e.0 += 1;
