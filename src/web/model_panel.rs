@@ -273,6 +273,7 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                     data-model-bytes=m.model_bytes.to_string() data-wasm-memory=m.wasm_memory_bytes.to_string()
                     data-file-bytes=m.file_bytes.to_string()
                     data-load-ms=m.load_ms.to_string() data-network-requests=m.network_requests.to_string()
+                    data-left-in-cache=m.left_in_cache_bytes.to_string()
                     data-phases=format!("{},{},{},{}", m.phases.read_ms, m.phases.verify_ms, m.phases.parse_ms, m.phases.build_ms)>
                     {format!(
                         "Ready: {}-d embeddings, {} px images; {} in {:.0} ms ({} file, {} of weights in {} memory).",

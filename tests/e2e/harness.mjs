@@ -7,9 +7,13 @@ export function assert(cond, msg) {
 }
 
 /// `check(name, fn)` runs one check; `failed()` counts failures, `fail()` adds one.
+/// `CHECKS=regex` in the environment runs only the checks whose names match (when working
+/// on one: include the checks it builds on, e.g. the cold load that caches the model).
 export function checks(page, artifacts, prefix = '') {
   let failures = 0;
+  const only = process.env.CHECKS ? new RegExp(process.env.CHECKS) : null;
   async function check(name, fn) {
+    if (only && !only.test(name)) return console.log(`skip ${name}`);
     const t0 = Date.now();
     try {
       await fn();

@@ -487,8 +487,9 @@ try {
   /// Edits the model cache of entry `key` in one read-write transaction (no eval: the
   /// page's CSP forbids it): 'manifest' reads the manifest, 'strip' removes its per-chunk
   /// hashes and rewrites its chunks as Uint8Arrays (as an older entry, or one stored without
-  /// WebCrypto), 'corrupt' flips 64 bytes in the middle of chunk 0.
-  const editCache = (what, key) => page.evaluate(([what, key]) => new Promise((res, rej) => {
+  /// WebCrypto), 'corrupt' flips 64 bytes in the middle of chunk `arg` (0 if not given),
+  /// 'rechunk' stores the same bytes again in chunks of `arg` bytes, with their hashes.
+  const editCache = (what, key, arg) => page.evaluate(([what, key, arg]) => new Promise((res, rej) => {
     const r = indexedDB.open('siglens-models');
     r.onsuccess = () => {
       const tx = r.result.transaction(['manifests', 'chunks'], 'readwrite');
@@ -497,6 +498,10 @@ try {
       const chunks = tx.objectStore('chunks');
       if (what === 'manifest') manifests.get(key).onsuccess = (e) => { out.m = e.target.result; };
       const range = IDBKeyRange.bound(`${key}\u0000`, `${key}\u0001`, false, true);
+      if (what === 'rechunk') {
+        manifests.get(key).onsuccess = (e) => { out.m = e.target.result; };
+        chunks.getAll(range).onsuccess = (e) => { out.values = e.target.result; };
+      }
       if (what === 'strip') {
         // As an older version stored it: no chunk hashes, chunks as Uint8Arrays (now Blobs).
         manifests.get(key).onsuccess = (e) => { const m = e.target.result; delete m.chunk_sha256; manifests.put(m, key); };
@@ -504,11 +509,26 @@ try {
         chunks.getAll(range).onsuccess = (e) => { out.values = e.target.result; };
       }
       if (what === 'corrupt') {
-        // Read chunk 0 here, flip bytes in its middle, store it back as it was (Blob or not).
-        const k = `${key}\u0000${'0'.padStart(8, '0')}`;
+        // Read the chunk here, flip bytes in its middle, store it back as it was (Blob or not).
+        const k = `${key}\u0000${String(arg || 0).padStart(8, '0')}`;
         chunks.get(k).onsuccess = (e) => { out.keys = [k]; out.values = [e.target.result]; };
       }
       tx.oncomplete = async () => {
+        if (what === 'rechunk') {
+          const parts = await Promise.all(out.values.map((v) => (v instanceof Blob ? v.arrayBuffer() : v)));
+          const whole = new Uint8Array(await new Blob(parts).arrayBuffer());
+          const pieces = [];
+          for (let at = 0; at < whole.length; at += arg) pieces.push(whole.subarray(at, at + arg));
+          const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+          const sums = await Promise.all(pieces.map(async (p) => hex(await crypto.subtle.digest('SHA-256', p))));
+          const put = r.result.transaction(['manifests', 'chunks'], 'readwrite');
+          put.objectStore('chunks').delete(range);
+          pieces.forEach((p, i) => put.objectStore('chunks').put(new Blob([p]), `${key}\u0000${String(i).padStart(8, '0')}`));
+          put.objectStore('manifests').put({ ...out.m, chunks: pieces.length, chunk_bytes: arg, chunk_sha256: sums }, key);
+          put.oncomplete = () => { r.result.close(); res({ chunks: pieces.length }); };
+          put.onerror = () => rej(put.error);
+          return;
+        }
         if (!out.keys) { r.result.close(); return res(out); }
         if (!out.values.length || !out.values[0]) return rej(new Error(`no chunks for ${key}`));
         const bytes = async (v) => (v instanceof Blob ? new Uint8Array(await v.arrayBuffer()) : v);
@@ -525,7 +545,7 @@ try {
       };
       tx.onerror = () => rej(tx.error);
     };
-  }), [what, key]);
+  }), [what, key, arg]);
 
   await check('a corrupted cache entry is detected (per-chunk WebCrypto hashes, or the whole-file hash of an older entry), discarded and fetched again', async () => {
     const key = `gguf:models/${MODEL}`;
@@ -565,6 +585,108 @@ try {
       const again = await loadModel(`models/${MODEL}`);
       assert(again.fromCache, `${mode}: the re-fetched copy must be cached again`);
     }
+  });
+
+  /// `[start, end)` of the q8_0 token table in our GGUF (v3: counts and lengths are u64).
+  function tokenTableRange(buf) {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let at = 8;
+    const u32 = () => { const v = dv.getUint32(at, true); at += 4; return v; };
+    const u64 = () => { const v = Number(dv.getBigUint64(at, true)); at += 8; return v; };
+    const str = () => { const n = u64(); const v = buf.subarray(at, at + n).toString(); at += n; return v; };
+    const size = { 0: 1, 1: 1, 7: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 10: 8, 11: 8, 12: 8 };
+    const skip = (t) => {
+      if (t === 8) { const n = u64(); at += n; } // (`at += u64()` would add to the old `at`)
+      else if (t === 9) { const e = u32(); const n = u64(); for (let i = 0; i < n; i++) skip(e); }
+      else at += size[t];
+    };
+    const [tensors, kvs] = [u64(), u64()];
+    let align = 32;
+    for (let i = 0; i < kvs; i++) {
+      const k = str(); const t = u32();
+      if (k === 'general.alignment') align = dv.getUint32(at, true);
+      skip(t);
+    }
+    const infos = [];
+    for (let i = 0; i < tensors; i++) {
+      const name = str(); const dims = []; const nd = u32();
+      for (let d = 0; d < nd; d++) dims.push(u64());
+      infos.push({ name, dims, type: u32(), offset: u64() });
+    }
+    const data = Math.ceil(at / align) * align;
+    const t = infos.find((x) => x.name === 'text_model.embeddings.token_embedding.weight');
+    assert(t && t.type === 8, `no q8_0 token table: ${JSON.stringify(t)}`);
+    return [data + t.offset, data + t.offset + (t.dims[0] * t.dims[1]) / 32 * 34];
+  }
+
+  await check('the token table stays in the cache: a warm start skips its chunks, texts read their rows (same scores), a damaged one is found after the start', async () => {
+    const key = `gguf:models/${MODEL}`;
+    const workersSettled = async () => {
+      if (await page.evaluate(() => navigator.hardwareConcurrency) > 1) await page.waitForSelector('#image-workers');
+    };
+    const scores = async () => {
+      await addImages(IMAGES.map((f) => join(fixtures, f)));
+      await waitEmbedded();
+      await page.fill('#labels', LABELS.join('\n'));
+      await page.click('#classify');
+      await page.waitForSelector('#matrix');
+      return page.locator('.scores g[data-label]').evaluateAll((gs) =>
+        gs.map((g) => `${g.closest('.scores').dataset.image}/${g.dataset.label}=${g.dataset.score}`).sort());
+    };
+    // 8 MiB chunks: tiny48's whole file is one chunk, so nothing is left in the cache.
+    await openApp();
+    await loadModel(`models/${MODEL}`); // cached by an earlier check, or now
+    await workersSettled();
+    await openApp();
+    const whole = await loadModel(`models/${MODEL}`);
+    assert(whole.fromCache, 'expected a warm start');
+    assert(await page.locator('#model-ready').getAttribute('data-left-in-cache') === '0', 'one chunk: all read');
+    const want = await scores();
+    await workersSettled();
+    // Chunks of 4 KiB put several wholly inside the 29 KB table.
+    const CS = 4096;
+    await editCache('rechunk', key, CS);
+    await openApp();
+    const r = await loadModel(`models/${MODEL}`);
+    assert(r.fromCache, 'the rechunked entry must load from the cache');
+    const left = Number(await page.locator('#model-ready').getAttribute('data-left-in-cache'));
+    const [start, end] = tokenTableRange(readFileSync(modelFile));
+    const inside = Math.floor(end / CS) - Math.ceil(start / CS);
+    assert(inside >= 4 && left === inside * CS, `left in the cache: ${left} bytes, chunks wholly inside the table: ${inside}`);
+    const got = await scores();
+    assert(JSON.stringify(got) === JSON.stringify(want), `scores differ:\n${got}\nvs\n${want}`);
+    await workersSettled();
+
+    // A skipped chunk damaged: the start succeeds (it does not read it), the check after
+    // it finds the damage and drops the entry; texts then fail clearly, the next load downloads.
+    const bad = Math.ceil(start / CS) + 1;
+    await editCache('corrupt', key, bad);
+    await openApp();
+    const before = (await statsNow()).model;
+    const d = await loadModel(`models/${MODEL}`);
+    assert(d.fromCache, 'the start does not read the skipped chunk');
+    await page.waitForFunction((k) => new Promise((res) => {
+      const o = indexedDB.open('siglens-models');
+      o.onsuccess = () => {
+        const g = o.result.transaction('manifests').objectStore('manifests').get(k);
+        g.onsuccess = () => { o.result.close(); res(g.result === undefined); };
+      };
+    }), key, { timeout: 30_000, polling: 200 });
+    await addImages([join(fixtures, IMAGES[0])]);
+    await waitEmbedded();
+    await page.fill('#labels', LABELS.join('\n'));
+    await page.click('#classify');
+    const err = page.locator('section[aria-labelledby="classify-h"] .error');
+    await err.waitFor({ timeout: 30_000 });
+    const msg = await err.textContent();
+    assert(/damaged/.test(msg) && new RegExp(`chunk ${bad}\\b`).test(msg) && /load the model again/.test(msg),
+      `unclear error: ${msg}`);
+    await openApp();
+    const again = await loadModel(`models/${MODEL}`);
+    assert(!again.fromCache && (await statsNow()).model > before, 'the dropped entry must be downloaded again');
+    await openApp();
+    assert((await loadModel(`models/${MODEL}`)).fromCache, 'and cached again');
+    await workersSettled();
   });
 
   await check('404 and a truncated file: clear errors, nothing cached', async () => {

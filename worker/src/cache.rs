@@ -29,6 +29,22 @@ pub struct Manifest {
     /// the whole-file hash. Empty where WebCrypto was unavailable when storing.
     #[serde(default)]
     pub chunk_sha256: Vec<String>,
+    /// Bytes per chunk (all but the last): [`CHUNK_BYTES`] when written by this version;
+    /// read from here so that where a byte lies never depends on the reader's constant.
+    #[serde(default = "default_chunk_bytes")]
+    pub chunk_bytes: u64,
+}
+
+fn default_chunk_bytes() -> u64 {
+    CHUNK_BYTES as u64
+}
+
+impl Manifest {
+    /// `[start, end)` of chunk `index` in the file.
+    pub fn chunk_range(&self, index: u32) -> (u64, u64) {
+        let start = u64::from(index) * self.chunk_bytes;
+        (start, (start + self.chunk_bytes).min(self.bytes))
+    }
 }
 
 impl From<&Manifest> for CachedModel {
@@ -168,6 +184,63 @@ impl ModelCache {
             ));
         }
         Ok(())
+    }
+
+    /// Issues the reads of byte ranges (`[start, end)` within the chunk) of one stored
+    /// chunk now, all at once, for awaiting later: a Blob chunk's slices are read without
+    /// reading the rest of it (a token row is 816 bytes of 8 MiB). `None`: the chunk is
+    /// missing, unreadable or shorter than a range (a damaged entry).
+    pub fn start_slices(
+        &self,
+        key: &str,
+        index: u32,
+        ranges: Vec<(u32, u32)>,
+    ) -> Result<impl Future<Output = Result<Option<Vec<Uint8Array>>, WorkerError>>, WorkerError>
+    {
+        let read = self.start_get(CHUNKS, chunk_key(key, index))?;
+        let reading = wasm_bindgen_futures::future_to_promise(async move {
+            let value = read.await.map_err(|e| JsValue::from_str(&e.message))?;
+            let end = ranges.iter().map(|r| r.1).max().unwrap_or(0);
+            let out = js_sys::Array::new();
+            match value {
+                Some(v) if v.is_instance_of::<web_sys::Blob>() => {
+                    let blob: web_sys::Blob = v.unchecked_into();
+                    if blob.size() < f64::from(end) {
+                        return Ok(JsValue::NULL);
+                    }
+                    let mut reads = Vec::with_capacity(ranges.len());
+                    for &(a, b) in &ranges {
+                        let part = blob.slice_with_f64_and_f64(f64::from(a), f64::from(b))?;
+                        reads.push(wasm_bindgen_futures::JsFuture::from(part.array_buffer()));
+                    }
+                    for r in reads {
+                        match r.await {
+                            Ok(buf) => out.push(&Uint8Array::new(&buf)),
+                            Err(_) => return Ok(JsValue::NULL),
+                        };
+                    }
+                }
+                Some(v) if v.is_instance_of::<Uint8Array>() => {
+                    let arr: Uint8Array = v.unchecked_into();
+                    if arr.length() < end {
+                        return Ok(JsValue::NULL);
+                    }
+                    for &(a, b) in &ranges {
+                        out.push(&arr.slice(a, b));
+                    }
+                }
+                _ => return Ok(JsValue::NULL),
+            }
+            Ok(out.into())
+        });
+        Ok(async move {
+            let v = wasm_bindgen_futures::JsFuture::from(reading)
+                .await
+                .map_err(|e| storage_err("reading", crate::download::js_msg(&e)))?;
+            Ok(v.dyn_into::<js_sys::Array>()
+                .ok()
+                .map(|a| a.iter().map(|x| x.unchecked_into()).collect()))
+        })
     }
 
     /// Stores one chunk; returns its WebCrypto SHA-256 (None where unavailable).

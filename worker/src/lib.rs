@@ -18,6 +18,8 @@ mod model_lock;
 mod requests;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
+#[cfg(target_arch = "wasm32")]
+mod token_rows;
 
 /// Both binaries' `main`: runs the worker, which answers the app's messages until the page
 /// closes it. Natively there is nothing to run.

@@ -3,7 +3,7 @@
 //! goes through [`GgufStream`] chunk by chunk, so the whole file is never held in memory.
 
 use sha2::{Digest, Sha256};
-use siglens_engine::weights::{GgufStream, ModelJson, SafetensorsToGguf};
+use siglens_engine::weights::{Defer, GgufStream, ModelJson, SafetensorsToGguf};
 use siglens_engine::{ComputePolicy, LoadOptions, ModelFiles, Siglip, StorageDType, Towers};
 use siglens_protocol::{
     ErrorKind, Event, LoadPhases, ModelInfo, ModelSource, Phase, Progress, RequestId, WorkerError,
@@ -12,6 +12,7 @@ use siglens_protocol::{
 use crate::cache::{storage_estimate, Manifest, ModelCache, CHUNK_BYTES};
 use crate::download::{Download, Piece};
 use crate::runtime::{check_cancelled, now_ms, post, precise_now_ms, wasm_memory_bytes};
+use crate::token_rows::CachedRows;
 
 fn progress(id: RequestId, progress: Progress) {
     post(&Event::Progress { id, progress }, Vec::new());
@@ -76,13 +77,20 @@ fn resolved(source: &ModelSource, base: Option<&str>) -> Result<ModelSource, Wor
 /// (`Storage` when there is none, `BadModel` for a damaged copy); it never downloads and never deletes
 /// the entry, so a damaged cache is found, discarded and fetched again by the main engine
 /// alone, and a worker cannot race it.
+/// A loaded model, with where its token table's rows are when it stayed in the cache.
+pub struct Loaded {
+    pub model: Siglip,
+    pub info: ModelInfo,
+    pub rows: Option<CachedRows>,
+}
+
 pub async fn load(
     id: RequestId,
     source: &ModelSource,
     base: Option<&str>,
     towers: Towers,
     cache_only: bool,
-) -> Result<(Siglip, ModelInfo), WorkerError> {
+) -> Result<Loaded, WorkerError> {
     let t0 = now_ms();
     // Keyed by the source as the user gave it, so a site moved to another path keeps its cache.
     let key = source.cache_key();
@@ -120,7 +128,13 @@ pub async fn load(
         None => None,
     };
     let mut phases = LoadPhases::default();
-    let mut cached: Option<(ModelFiles, u64)> = None;
+    let mut cached: Option<(ModelFiles, Manifest, Vec<u32>)> = None;
+    // What stays in the cache: the whole text tower for an image worker, else the token
+    // table (its rows are read as texts need them, see token_rows.rs).
+    let defer = match towers {
+        Towers::VisionOnly => Defer::TextTower,
+        Towers::Both => Defer::TokenTable,
+    };
     if let Some(c) = &cache {
         if let Some(m) = c.manifest(&key).await? {
             progress(
@@ -129,8 +143,8 @@ pub async fn load(
                     phase: Phase::ReadCache,
                 },
             );
-            match read_cached(id, c, &m, &mut phases).await {
-                Ok(files) => cached = Some((files, m.bytes)),
+            match read_cached(id, c, &m, defer, &mut phases).await {
+                Ok((files, skipped)) => cached = Some((files, m, skipped)),
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
                 Err(e) if cache_only => {
                     return Err(bad_model(url, format!("the cached copy is damaged ({e})")))
@@ -151,8 +165,11 @@ pub async fn load(
     if cache_only && !from_cache {
         return Err(not_cached("no cached copy of this model".into()));
     }
-    let (files, file_bytes, network_requests) = match cached {
-        Some((files, bytes)) => (files, bytes, 0),
+    let (files, file_bytes, network_requests, left_in_cache) = match cached {
+        Some((files, m, skipped)) => {
+            let bytes = m.bytes;
+            (files, bytes, 0, Some((m, skipped)))
+        }
         None => {
             let r = fetch_model(id, source, url, &key, cache.as_ref()).await;
             if r.is_err() {
@@ -161,7 +178,8 @@ pub async fn load(
                     let _ = c.delete(&key).await;
                 }
             }
-            r?
+            let (files, bytes, requests) = r?;
+            (files, bytes, requests, None)
         }
     };
     progress(id, Progress::Phase { phase: Phase::Load });
@@ -188,8 +206,21 @@ pub async fn load(
         wasm_memory_bytes: wasm_memory_bytes(),
         uses_attention_mask: model.uses_attention_mask(),
         phases,
+        left_in_cache_bytes: left_in_cache.as_ref().map_or(0, |(m, skipped)| {
+            skipped
+                .iter()
+                .map(|&i| {
+                    let (a, b) = m.chunk_range(i);
+                    b - a
+                })
+                .sum()
+        }),
     };
-    Ok((model, info))
+    let rows = match (model.token_rows_in_file(), left_in_cache, cache) {
+        (Some(at), Some((m, skipped)), Some(c)) => Some(CachedRows::new(c, m, at, skipped)),
+        _ => None,
+    };
+    Ok(Loaded { model, info, rows })
 }
 
 /// What happens to downloaded bytes before they are parsed and stored: a GGUF is taken as
@@ -320,30 +351,56 @@ async fn fetch_model(
 /// Chunk reads kept in flight at start-up (8 MB each).
 const READ_AHEAD: u32 = 4;
 
+/// Reads a cached model, leaving `defer` in the cache where the entry has per-chunk
+/// hashes (an older whole-file hash needs every byte): chunks wholly inside what is left
+/// there are not read. Returns the files and those chunks' indices.
 async fn read_cached(
     id: RequestId,
     cache: &ModelCache,
     m: &Manifest,
+    defer: Defer,
     phases: &mut LoadPhases,
-) -> Result<ModelFiles, WorkerError> {
+) -> Result<(ModelFiles, Vec<u32>), WorkerError> {
     let corrupt = |what: String| WorkerError::new(ErrorKind::BadModel, what);
     let per_chunk = m.chunk_sha256.len() == m.chunks as usize;
     let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
+    if per_chunk {
+        stream = stream.defer(defer);
+    }
+    let skippable = |stream: &GgufStream, index: u32| {
+        let (a, b) = m.chunk_range(index);
+        stream
+            .deferred_ranges()
+            .iter()
+            .any(|&(x, y)| x <= a && b <= y)
+    };
+    let mut skipped = Vec::new();
     let mut hasher = Sha256::new();
     let mut throttle = Throttle(0.0);
     // The browser keeps READ_AHEAD chunk reads in flight while this thread hashes and
-    // parses the current one.
+    // parses the current one; chunks known to be skipped are not read (None).
     let mut pending = std::collections::VecDeque::new();
     let mut issued = 0;
-    while issued < m.chunks.min(READ_AHEAD) {
-        pending.push_back(cache.start_chunk(&m.key, issued)?);
-        issued += 1;
-    }
     for index in 0..m.chunks {
         check_cancelled(id)?;
+        while issued < m.chunks && pending.len() < READ_AHEAD as usize {
+            pending.push_back(match skippable(&stream, issued) {
+                true => None,
+                false => Some(cache.start_chunk(&m.key, issued)?),
+            });
+            issued += 1;
+        }
         let t = precise_now_ms();
         let Some(reading) = pending.pop_front() else {
             break;
+        };
+        let Some(reading) = reading else {
+            let (a, b) = m.chunk_range(index);
+            stream
+                .skip(b - a)
+                .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")))?;
+            skipped.push(index);
+            continue;
         };
         let arr = reading.await?.ok_or_else(|| {
             corrupt(format!(
@@ -351,10 +408,6 @@ async fn read_cached(
                 m.chunks
             ))
         })?;
-        if issued < m.chunks {
-            pending.push_back(cache.start_chunk(&m.key, issued)?);
-            issued += 1;
-        }
         let digest = if per_chunk {
             crate::digest::start(&arr)
         } else {
@@ -427,9 +480,9 @@ async fn read_cached(
     let t = precise_now_ms();
     let files = stream
         .finish()
-        .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")));
+        .map_err(|e| corrupt(format!("cached bytes do not parse: {e}")))?;
     phases.parse_ms += precise_now_ms() - t;
-    files
+    Ok((files, skipped))
 }
 
 /// Downloads `url`, parsing as it streams and, when `cache` is given and has room, storing
@@ -561,6 +614,7 @@ async fn download(
                         .cloned()
                         .collect::<Option<Vec<_>>>()
                         .unwrap_or_default(),
+                    chunk_bytes: CHUNK_BYTES as u64,
                 })
                 .await;
         }

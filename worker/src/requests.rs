@@ -72,15 +72,17 @@ async fn handle(
         } => {
             // Free the old model first: two base models may not fit in wasm32's 4 GiB.
             MODEL.with(|m| m.borrow_mut().take());
+            crate::token_rows::install(None);
             let towers = if vision_only {
                 Towers::VisionOnly
             } else {
                 Towers::Both
             };
-            let (model, info) =
+            let loaded =
                 crate::loader::load(id, &source, base.as_deref(), towers, cache_only).await?;
-            MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(model)));
-            Ok(Output::Loaded { info })
+            MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(loaded.model)));
+            crate::token_rows::install(loaded.rows);
+            Ok(Output::Loaded { info: loaded.info })
         }
         Request::EmbedImages { names } => embed_images(id, names, buffers).await,
         Request::EmbedTexts { texts, settings } => {
@@ -164,6 +166,11 @@ async fn handle(
                     "speed test: at most 4 batch sizes of up to 64 images, 64 labels and 50 runs",
                 ));
             }
+            let labels = siglens_engine::bench::bench_texts(texts);
+            let tokens = model
+                .tokenize(&labels)
+                .map_err(engine_err(ErrorKind::BadInput))?;
+            crate::token_rows::ensure(&model, &tokens).await?;
             let spec = siglens_engine::bench::BenchSpec {
                 image_batches,
                 texts,
@@ -298,11 +305,15 @@ async fn embed_texts(
         yield_now().await;
         check_cancelled(id)?;
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let embs = match settings.template {
-            Some(_) => model.embed_labels(&refs, &opts),
-            None => model.embed_texts(&refs, &opts),
+        let tokens = match settings.template {
+            Some(_) => model.label_tokens(&refs, &opts),
+            None => model.text_tokens(&refs, &opts),
         }
         .map_err(engine_err(ErrorKind::BadInput))?;
+        crate::token_rows::ensure(&model, &tokens).await?;
+        let embs = model
+            .embed_tokens(&tokens)
+            .map_err(engine_err(ErrorKind::BadInput))?;
         out.extend(embs);
     }
     Ok(out)

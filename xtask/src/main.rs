@@ -415,6 +415,14 @@ fn report(a: &Value, o: &Opts, root: &Path, stamp: &str) -> Result<String> {
         ),
         ("siglens browser cold load (ms)", f(b, &["cold", "ms"])),
         (
+            "warm start: wasm memory after it (MB)",
+            f(b, &["wasm_bytes_after_warm"]).map(|v| v / 1e6),
+        ),
+        (
+            "token table left in IndexedDB, rows read on use (MB)",
+            f(b, &["warm_left_in_cache_bytes"]).map(|v| v / 1e6),
+        ),
+        (
             "warm start: reading IndexedDB (ms)",
             f(b, &["warm_phases_ms", "read"]),
         ),

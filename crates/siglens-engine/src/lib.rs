@@ -28,7 +28,7 @@ pub mod weights;
 pub use candle_core::Device;
 pub use device::{ComputeDType, DeviceSpec};
 pub use error::{Error, Result};
-pub use model::{TextMask, Towers};
+pub use model::{RowsInFile, TextMask, Towers};
 pub use pipeline::{LabelScore, LoadOptions, Siglip, Similarity};
 pub use tokenize::{TextOptions, DEFAULT_TEMPLATE};
 pub use weights::{ComputePolicy, ModelFiles, StorageDType};

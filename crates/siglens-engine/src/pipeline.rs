@@ -333,14 +333,14 @@ impl Siglip {
         out.finish()
     }
 
-    /// Embeds raw texts (lower-cased per `opts`, no template).
-    pub fn embed_texts(&self, texts: &[&str], opts: &TextOptions) -> Result<Vec<Vec<f32>>> {
+    /// Token ids of raw texts (lower-cased per `opts`, no template).
+    pub fn text_tokens(&self, texts: &[&str], opts: &TextOptions) -> Result<TokenBatch> {
         let finals: Vec<String> = texts.iter().map(|t| opts.finish(t)).collect();
-        self.embed_tokens(&self.tokenize(&finals)?)
+        self.tokenize(&finals)
     }
 
-    /// Embeds classification labels through the prompt template.
-    pub fn embed_labels(&self, labels: &[&str], opts: &TextOptions) -> Result<Vec<Vec<f32>>> {
+    /// Token ids of classification labels through the prompt template.
+    pub fn label_tokens(&self, labels: &[&str], opts: &TextOptions) -> Result<TokenBatch> {
         if labels.is_empty() {
             return Err(Error::Text("no labels given".into()));
         }
@@ -348,7 +348,17 @@ impl Siglip {
             .iter()
             .map(|l| opts.label_prompt(l))
             .collect::<Result<Vec<_>>>()?;
-        self.embed_tokens(&self.tokenize(&prompts)?)
+        self.tokenize(&prompts)
+    }
+
+    /// Embeds raw texts (lower-cased per `opts`, no template).
+    pub fn embed_texts(&self, texts: &[&str], opts: &TextOptions) -> Result<Vec<Vec<f32>>> {
+        self.embed_tokens(&self.text_tokens(texts, opts)?)
+    }
+
+    /// Embeds classification labels through the prompt template.
+    pub fn embed_labels(&self, labels: &[&str], opts: &TextOptions) -> Result<Vec<Vec<f32>>> {
+        self.embed_tokens(&self.label_tokens(labels, opts)?)
     }
 
     /// Logits and sigmoid probabilities, rows = images, columns = texts.

@@ -287,6 +287,10 @@ pub struct ModelInfo {
     /// Where the load time went (profile evidence for the warm-start target).
     #[serde(default)]
     pub phases: LoadPhases,
+    /// Bytes of the cached file a warm start did not read: the token table's rows (or an
+    /// image worker's whole text tower) stay in the cache and are read as texts need them.
+    #[serde(default)]
+    pub left_in_cache_bytes: u64,
 }
 
 /// Milliseconds per loading phase: reading stored chunks (or downloading), checking their
