@@ -54,7 +54,7 @@ async function load() {
     wasm_bytes: await n('data-wasm-memory'),
     // Not read at a warm start: the token table's chunks, read by rows as texts need them.
     left_in_cache_bytes: await n('data-left-in-cache'),
-    // read, verify, parse, build (ms): where the load time went.
+    // read, verify, parse, build, read_wait (ms): where the load time went.
     phases: (await r.getAttribute('data-phases')).split(',').map(Number),
   };
 }
@@ -127,7 +127,7 @@ try {
     cold,
     warm_start_ms: median(warm.map((w) => w.ms)),
     warm_start_runs_ms: warm.map((w) => w.ms),
-    warm_phases_ms: Object.fromEntries(['read', 'verify', 'parse', 'build'].map((k, i) => [k, median(warm.map((w) => w.phases[i]))])),
+    warm_phases_ms: Object.fromEntries(['read', 'verify', 'parse', 'build', 'read_wait'].map((k, i) => [k, median(warm.map((w) => w.phases[i]))])),
     wasm_bytes_after_warm: Math.max(...warm.map((w) => w.wasm_bytes)),
     // Resident weights of the cold load (token table included), against its peak memory.
     weights_bytes: cold.weights_bytes,

@@ -23,7 +23,7 @@ async function run(plain) {
   await page.fill('#model-url', `models/${file}`);
   await page.click('#load-model');
   await page.waitForSelector('#model-ready', { timeout: 3600000 });
-  const loadMs = `${await page.locator('#model-ready').getAttribute('data-load-ms')} (read, verify, parse, build: ${await page.locator('#model-ready').getAttribute('data-phases')})`;
+  const loadMs = `${await page.locator('#model-ready').getAttribute('data-load-ms')} (read, verify, parse, build, read wait: ${await page.locator('#model-ready').getAttribute('data-phases')})`;
   if (await page.evaluate(() => navigator.hardwareConcurrency) > 1) await page.waitForSelector('#image-workers', { timeout: 600000 });
   await page.click('details.speed summary');
   await page.fill('#bench-batches', '1');

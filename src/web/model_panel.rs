@@ -274,7 +274,7 @@ pub fn ModelPanel(state: AppState) -> impl IntoView {
                     data-file-bytes=m.file_bytes.to_string()
                     data-load-ms=m.load_ms.to_string() data-network-requests=m.network_requests.to_string()
                     data-left-in-cache=m.left_in_cache_bytes.to_string()
-                    data-phases=format!("{},{},{},{}", m.phases.read_ms, m.phases.verify_ms, m.phases.parse_ms, m.phases.build_ms)>
+                    data-phases=format!("{},{},{},{},{}", m.phases.read_ms, m.phases.verify_ms, m.phases.parse_ms, m.phases.build_ms, m.phases.read_wait_ms)>
                     {format!(
                         "Ready: {}-d embeddings, {} px images; {} in {:.0} ms ({} file, {} of weights in {} memory).",
                         m.embed_dim, m.image_size,

@@ -29,6 +29,11 @@ pub struct Manifest {
     /// the whole-file hash. Empty where WebCrypto was unavailable when storing.
     #[serde(default)]
     pub chunk_sha256: Vec<String>,
+    /// xxh3-64 of each chunk (16 hex digits), computed in wasm: what this version writes
+    /// and checks at every start (entries with only `chunk_sha256` are still checked with
+    /// those). Empty in older entries.
+    #[serde(default)]
+    pub chunk_xxh3: Vec<String>,
     /// Bytes per chunk (all but the last): [`CHUNK_BYTES`] when written by this version;
     /// read from here so that where a byte lies never depends on the reader's constant.
     #[serde(default = "default_chunk_bytes")]
@@ -39,7 +44,35 @@ fn default_chunk_bytes() -> u64 {
     CHUNK_BYTES as u64
 }
 
+/// How a cached entry's bytes are checked when read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkCheck {
+    /// Each chunk's xxh3-64, in wasm (entries written by this version).
+    Xxh3,
+    /// Each chunk's SHA-256 through WebCrypto (earlier entries).
+    Sha256,
+    /// Only the whole file's SHA-256 (the oldest entries, or none stored per chunk): every
+    /// byte must be read.
+    WholeFile,
+}
+
+/// A chunk's xxh3-64 as the manifest stores it.
+pub fn xxh3_hex(bytes: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
+}
+
 impl Manifest {
+    pub fn check(&self) -> ChunkCheck {
+        let n = self.chunks as usize;
+        if self.chunk_xxh3.len() == n {
+            ChunkCheck::Xxh3
+        } else if self.chunk_sha256.len() == n {
+            ChunkCheck::Sha256
+        } else {
+            ChunkCheck::WholeFile
+        }
+    }
+
     /// `[start, end)` of chunk `index` in the file.
     pub fn chunk_range(&self, index: u32) -> (u64, u64) {
         let start = u64::from(index) * self.chunk_bytes;
@@ -243,25 +276,22 @@ impl ModelCache {
         })
     }
 
-    /// Stores one chunk; returns its WebCrypto SHA-256 (None where unavailable).
+    /// Stores one chunk; returns its xxh3 for the manifest.
     pub async fn put_chunk(
         &self,
         key: &str,
         index: u32,
         bytes: &[u8],
-    ) -> Result<Option<String>, WorkerError> {
+    ) -> Result<String, WorkerError> {
+        let check = xxh3_hex(bytes);
         let arr = Uint8Array::from(bytes);
-        let digest = crate::digest::start(&arr);
         // Stored as a Blob: Chromium reads Blob values back 2-2.5x faster than typed arrays
         // (400 MB: ~1.0 vs ~0.4 GB/s, BENCHMARKS.md), and start-up is mostly this read.
         let blob = web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&arr))
             .map_err(|e| storage_err("writing", crate::download::js_msg(&e)))?;
         self.put(CHUNKS, chunk_key(key, index), &blob.into())
             .await?;
-        Ok(match digest {
-            Some(d) => crate::digest::finish(d).await,
-            None => None,
-        })
+        Ok(check)
     }
 
     /// Written last: from here on the entry is complete.

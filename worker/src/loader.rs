@@ -9,7 +9,7 @@ use siglens_protocol::{
     ErrorKind, Event, LoadPhases, ModelInfo, ModelSource, Phase, Progress, RequestId, WorkerError,
 };
 
-use crate::cache::{storage_estimate, Manifest, ModelCache, CHUNK_BYTES};
+use crate::cache::{storage_estimate, xxh3_hex, ChunkCheck, Manifest, ModelCache, CHUNK_BYTES};
 use crate::download::{Download, Piece};
 use crate::runtime::{check_cancelled, now_ms, post, precise_now_ms, wasm_memory_bytes};
 use crate::token_rows::CachedRows;
@@ -362,9 +362,9 @@ async fn read_cached(
     phases: &mut LoadPhases,
 ) -> Result<(ModelFiles, Vec<u32>), WorkerError> {
     let corrupt = |what: String| WorkerError::new(ErrorKind::BadModel, what);
-    let per_chunk = m.chunk_sha256.len() == m.chunks as usize;
+    let check = m.check();
     let mut stream = GgufStream::new(ComputePolicy::for_this_platform());
-    if per_chunk {
+    if check != ChunkCheck::WholeFile {
         stream = stream.defer(defer);
     }
     let skippable = |stream: &GgufStream, index: u32| {
@@ -408,23 +408,33 @@ async fn read_cached(
                 m.chunks
             ))
         })?;
-        let digest = if per_chunk {
-            crate::digest::start(&arr)
-        } else {
-            None
+        phases.read_wait_ms += precise_now_ms() - t;
+        let digest = match check {
+            ChunkCheck::Sha256 => crate::digest::start(&arr),
+            _ => None,
         };
         let chunk = arr.to_vec();
         drop(arr);
         let t1 = precise_now_ms();
         phases.read_ms += t1 - t;
-        if per_chunk && digest.is_none() {
+        match check {
+            ChunkCheck::Xxh3 => {
+                let got = xxh3_hex(&chunk);
+                if got != m.chunk_xxh3[index as usize] {
+                    return Err(corrupt(format!(
+                        "chunk {index} has xxh3 {got}, the manifest says {}",
+                        m.chunk_xxh3[index as usize]
+                    )));
+                }
+            }
             // Stored where WebCrypto worked, read where it does not (an http origin).
-            return Err(corrupt(
-                "this page cannot check the cached copy (no WebCrypto)".into(),
-            ));
-        }
-        if !per_chunk {
-            hasher.update(&chunk);
+            ChunkCheck::Sha256 if digest.is_none() => {
+                return Err(corrupt(
+                    "this page cannot check the cached copy (no WebCrypto)".into(),
+                ));
+            }
+            ChunkCheck::Sha256 => {}
+            ChunkCheck::WholeFile => hasher.update(&chunk),
         }
         let t2 = precise_now_ms();
         phases.verify_ms += t2 - t1;
@@ -466,7 +476,7 @@ async fn read_cached(
             m.bytes
         )));
     }
-    if !per_chunk {
+    if check == ChunkCheck::WholeFile {
         let t = precise_now_ms();
         let digest = format!("{:x}", hasher.finalize());
         phases.verify_ms += precise_now_ms() - t;
@@ -527,7 +537,7 @@ async fn download(
     let mut hasher = Sha256::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut next_chunk: u32 = 0;
-    let mut chunk_digests: Vec<Option<String>> = Vec::new();
+    let mut chunk_digests: Vec<String> = Vec::new();
     let mut throttle = Throttle(0.0);
     loop {
         check_cancelled(id)?;
@@ -608,12 +618,8 @@ async fn download(
                     chunks: next_chunk,
                     sha256: format!("{:x}", hasher.finalize()),
                     stored_at: js_sys::Date::now(),
-                    // All or none: a manifest never mixes the two checks.
-                    chunk_sha256: chunk_digests
-                        .iter()
-                        .cloned()
-                        .collect::<Option<Vec<_>>>()
-                        .unwrap_or_default(),
+                    chunk_sha256: Vec::new(),
+                    chunk_xxh3: chunk_digests,
                     chunk_bytes: CHUNK_BYTES as u64,
                 })
                 .await;

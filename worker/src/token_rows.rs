@@ -1,7 +1,7 @@
 //! The token table stays in the IndexedDB cache (half of a base model: 209 MB of 400): a
 //! warm start skips its chunks, and each text request reads the few rows it uses, 816 bytes
 //! each, out of the stored Blobs. The skipped chunks are still checked against the
-//! manifest's hashes: in the background right after the start, and before any row of an
+//! manifest's per-chunk hashes (xxh3, or SHA-256 in earlier entries): in the background right after the start, and before any row of an
 //! unchecked chunk is used.
 
 use std::cell::RefCell;
@@ -12,7 +12,7 @@ use siglens_engine::tokenize::TokenBatch;
 use siglens_engine::{RowsInFile, Siglip};
 use siglens_protocol::{ErrorKind, WorkerError};
 
-use crate::cache::{Manifest, ModelCache};
+use crate::cache::{xxh3_hex, ChunkCheck, Manifest, ModelCache};
 use crate::runtime::yield_now;
 
 thread_local! {
@@ -90,14 +90,18 @@ impl CachedRows {
         if !self.unchecked.borrow().contains(&index) {
             return Ok(());
         }
-        let want = self.manifest.chunk_sha256.get(index as usize);
+        let (kind, want) = match self.manifest.check() {
+            ChunkCheck::Xxh3 => ("xxh3", self.manifest.chunk_xxh3.get(index as usize)),
+            _ => ("sha256", self.manifest.chunk_sha256.get(index as usize)),
+        };
         let bytes = self.cache.start_chunk(&self.manifest.key, index)?.await?;
-        let got = match (&bytes, want) {
-            (Some(b), Some(_)) => match crate::digest::start(b) {
+        let got = match (&bytes, kind) {
+            (Some(b), "xxh3") => Some(xxh3_hex(&b.to_vec())),
+            (Some(b), _) => match crate::digest::start(b) {
                 Some(d) => crate::digest::finish(d).await,
                 None => None,
             },
-            _ => None,
+            (None, _) => None,
         };
         if got.is_some() && got.as_ref() == want {
             self.unchecked.borrow_mut().remove(&index);
@@ -107,7 +111,7 @@ impl CachedRows {
             (None, _) => format!("chunk {index} is missing or unreadable"),
             (Some(_), None) => format!("chunk {index} could not be hashed"),
             (Some(_), Some(got)) => format!(
-                "chunk {index} has sha256 {got}, the manifest says {}",
+                "chunk {index} has {kind} {got}, the manifest says {}",
                 want.map_or("nothing", String::as_str)
             ),
         };

@@ -426,6 +426,10 @@ fn report(a: &Value, o: &Opts, root: &Path, stamp: &str) -> Result<String> {
             "warm start: reading IndexedDB (ms)",
             f(b, &["warm_phases_ms", "read"]),
         ),
+        (
+            "of which waiting for the browser (ms)",
+            f(b, &["warm_phases_ms", "read_wait"]),
+        ),
         ("checking hashes (ms)", f(b, &["warm_phases_ms", "verify"])),
         (
             "parsing + preparing tensors (ms)",

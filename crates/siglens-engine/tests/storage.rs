@@ -229,6 +229,20 @@ fn streamed_gguf_loads_the_same_model_as_the_whole_file() {
             for sizes in [vec![1 << 20], vec![7, 4093, 65537, 333], vec![bytes.len()]] {
                 let files = stream_in(&bytes, &sizes, policy).unwrap();
                 assert!(files.preprocessor_json.is_some());
+                // Where q8_0 computes on the int8 kernel, linears arrive packed for it.
+                let int8 = policy.matmul_compute(candle_core::quantized::GgmlDType::Q8_0)
+                    == siglens_engine::weights::MatmulCompute::Int8;
+                let packed = files
+                    .weights
+                    .dtype_summary()
+                    .iter()
+                    .any(|(k, ..)| k == "int8 (packed)");
+                // (Q4K's rows of 48 or 64 fall back to q8_0: packed too; f32 never.)
+                assert_eq!(
+                    packed,
+                    int8 && dtype != StorageDType::F32,
+                    "{name} {dtype:?}"
+                );
                 let got = embed(&Siglip::load(files, opts(policy)).unwrap(), &r);
                 assert_eq!(got, want, "{name} {dtype:?} chunks {sizes:?}");
             }

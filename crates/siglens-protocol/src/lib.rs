@@ -301,6 +301,10 @@ pub struct LoadPhases {
     pub verify_ms: f64,
     pub parse_ms: f64,
     pub build_ms: f64,
+    /// The part of `read_ms` spent waiting for the browser to hand over stored chunks (the
+    /// rest is copying them: into WebCrypto's hash and into wasm memory).
+    #[serde(default)]
+    pub read_wait_ms: f64,
 }
 
 /// `n` items per timed call: median and fastest call in seconds, items per second at the

@@ -109,6 +109,12 @@ impl Linear {
                     MatmulCompute::F32 => Self::dense_t(&w, in_dim, out_dim, ld)?,
                 }
             }
+            // Packed while streaming (`GgufStream`), for the int8 kernel this build runs.
+            StoredTensor::Packed(p, dims)
+                if *dims == [out_dim, in_dim] && ld.device.is_cpu() && ld.dtype == DType::F32 =>
+            {
+                LinearKind::Int8(p.clone())
+            }
             _ => Self::dense_t(&w, in_dim, out_dim, ld)?,
         };
         Ok(Self { kind, bias })

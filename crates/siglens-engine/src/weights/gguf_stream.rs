@@ -11,8 +11,9 @@ use candle_core::quantized::{ggml_file, gguf_file, GgmlDType};
 use candle_core::Device;
 
 use super::gguf::{declared_tensor_bytes, model_files_from_metadata};
-use super::{ComputePolicy, DeferredTensor, ModelFiles, StoredTensor, WeightMap};
+use super::{ComputePolicy, DeferredTensor, MatmulCompute, ModelFiles, StoredTensor, WeightMap};
 use crate::error::{Error, Result};
+use crate::kernels::PackedI8;
 
 /// Padding allowed between tensors (files written by `siglens quantize` align to 32 bytes).
 const MAX_GAP: u64 = 1 << 20;
@@ -347,6 +348,13 @@ impl GgufStream {
             }
             let from = (t.start - self.base) as usize;
             let raw = &self.buf[from..from + t.len];
+            if let Some(packed) = pack_linear(self.policy, t, raw) {
+                self.prepared_bytes += packed.size_in_bytes() as u64;
+                self.tensors.insert(t.name.clone(), packed);
+                consumed_to = end;
+                *next += 1;
+                continue;
+            }
             let q = ggml_file::qtensor_from_ggml(t.dtype, raw, t.dims.clone(), &Device::Cpu)
                 .map_err(|e| Error::Weights(format!("GGUF tensor {}: {e}", t.name)))?;
             let stored = match q.dtype() {
@@ -426,6 +434,23 @@ impl GgufStream {
         }
         model_files_from_metadata(&metadata, WeightMap::new(self.tensors))
     }
+}
+
+/// A linear layer's q8_0 / q4_0 weights packed for our int8 kernel straight from the
+/// stream's bytes, where the policy computes them there (the browser): the model build
+/// would do the same from a copy (`model::layers::Linear::new`). Other tensors: `None`.
+fn pack_linear(policy: ComputePolicy, t: &PendingTensor, raw: &[u8]) -> Option<StoredTensor> {
+    let is_linear = t.name.ends_with(".weight") && !t.name.contains("embedding");
+    if !is_linear || t.dims.len() != 2 || policy.matmul_compute(t.dtype) != MatmulCompute::Int8 {
+        return None;
+    }
+    let (n, k) = (t.dims[0], t.dims[1]);
+    let packed = match t.dtype {
+        GgmlDType::Q8_0 => PackedI8::from_q8_0(raw, n, k),
+        GgmlDType::Q4_0 => PackedI8::from_q4_0(raw, n, k),
+        _ => return None,
+    };
+    Some(StoredTensor::Packed(Arc::new(packed), [n, k]))
 }
 
 /// How far a GGUF header reaches, from walking its structure (lengths only, nothing copied).

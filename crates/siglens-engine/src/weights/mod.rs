@@ -20,12 +20,16 @@ pub use self::safetensors::{load_safetensors_bytes, load_safetensors_file};
 pub use self::storage::{quantize_for_storage, ComputePolicy, MatmulCompute, StorageDType};
 
 use crate::error::{Error, Result};
+use crate::kernels::PackedI8;
 
 /// One named tensor as stored.
 #[derive(Debug, Clone)]
 pub enum StoredTensor {
     Dense(Tensor),
     Quant(Arc<QTensor>),
+    /// A linear layer's weights packed for our int8 kernel as they streamed in (`out x
+    /// in`), so the model build does not pack them again.
+    Packed(Arc<PackedI8>, [usize; 2]),
     /// Not read into memory: its bytes stay where the file is (the browser's cache), and
     /// whoever needs parts of it reads them there (the token table's rows, see
     /// [`GgufStream::defer`]).
@@ -47,6 +51,7 @@ impl StoredTensor {
         match self {
             Self::Dense(t) => t.dims(),
             Self::Quant(q) => q.shape().dims(),
+            Self::Packed(_, dims) => dims,
             Self::Deferred(d) => &d.dims,
         }
     }
@@ -56,6 +61,7 @@ impl StoredTensor {
         Ok(match self {
             Self::Dense(t) => t.to_dtype(DType::F32)?.to_device(device)?,
             Self::Quant(q) => q.dequantize(device)?,
+            Self::Packed(p, dims) => Tensor::from_vec(p.dequantize(), dims.to_vec(), device)?,
             Self::Deferred(_) => {
                 return Err(Error::Weights(
                     "a tensor left in the file was used as a whole (not read into memory)".into(),
@@ -80,6 +86,7 @@ impl StoredTensor {
         match self {
             Self::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
             Self::Quant(q) => q.storage_size_in_bytes(),
+            Self::Packed(p, _) => p.size_in_bytes(),
             Self::Deferred(_) => 0,
         }
     }
@@ -151,6 +158,7 @@ impl WeightMap {
             let k = match t {
                 StoredTensor::Dense(t) => format!("{:?}", t.dtype()).to_lowercase(),
                 StoredTensor::Quant(q) => format!("{:?}", q.dtype()).to_lowercase(),
+                StoredTensor::Packed(..) => "int8 (packed)".into(),
                 StoredTensor::Deferred(d) => format!("{:?} (in the file)", d.dtype).to_lowercase(),
             };
             let e = m.entry(k).or_default();
