@@ -73,10 +73,6 @@ fn resolved(source: &ModelSource, base: Option<&str>) -> Result<ModelSource, Wor
     })
 }
 
-/// `cache_only`: an extra image worker's load. It reads a verified cached copy or fails
-/// (`Storage` when there is none, `BadModel` for a damaged copy); it never downloads and never deletes
-/// the entry, so a damaged cache is found, discarded and fetched again by the main engine
-/// alone, and a worker cannot race it.
 /// A loaded model, with where its token table's rows are when it stayed in the cache.
 pub struct Loaded {
     pub model: Siglip,
@@ -84,6 +80,10 @@ pub struct Loaded {
     pub rows: Option<CachedRows>,
 }
 
+/// `cache_only`: an extra image worker's load. It reads a verified cached copy or fails
+/// (`Storage` when there is none, `BadModel` for a damaged copy); it never downloads and never deletes
+/// the entry, so a damaged cache is found, discarded and fetched again by the main engine
+/// alone, and a worker cannot race it.
 pub async fn load(
     id: RequestId,
     source: &ModelSource,
@@ -185,6 +185,9 @@ pub async fn load(
     progress(id, Progress::Phase { phase: Phase::Load });
     let options = LoadOptions {
         towers,
+        // Built after the start (requests.rs) or at the first text: a Gemma tokenizer.json
+        // takes ~1 s natively, more here, and image workers never tokenize.
+        lazy_tokenizer: true,
         ..LoadOptions::default()
     };
     if !from_cache {
@@ -383,7 +386,17 @@ async fn read_cached(
     let mut issued = 0;
     for index in 0..m.chunks {
         check_cancelled(id)?;
-        while issued < m.chunks && pending.len() < READ_AHEAD as usize {
+        // Until the header is parsed, what lies after it (maybe deferred) is not known:
+        // only the chunks it needs are read ahead (at least one, so the loop goes on).
+        let header_ok = |issued: u32| {
+            stream
+                .header_bytes_needed()
+                .is_none_or(|need| m.chunk_range(issued).0 < need)
+        };
+        while issued < m.chunks
+            && pending.len() < READ_AHEAD as usize
+            && (pending.is_empty() || header_ok(issued))
+        {
             pending.push_back(match skippable(&stream, issued) {
                 true => None,
                 false => Some(cache.start_chunk(&m.key, issued)?),

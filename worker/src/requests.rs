@@ -80,8 +80,20 @@ async fn handle(
             };
             let loaded =
                 crate::loader::load(id, &source, base.as_deref(), towers, cache_only).await?;
-            MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(loaded.model)));
+            let model = Rc::new(loaded.model);
+            MODEL.with(|m| *m.borrow_mut() = Some(model.clone()));
             crate::token_rows::install(loaded.rows);
+            if !vision_only {
+                // Ready now; the tokenizer is built once this reply is out (an error shows
+                // at the first text, as it would then anyway).
+                let weak = Rc::downgrade(&model);
+                wasm_bindgen_futures::spawn_local(async move {
+                    yield_now().await;
+                    if let Some(m) = weak.upgrade() {
+                        let _ = m.tokenizer();
+                    }
+                });
+            }
             Ok(Output::Loaded { info: loaded.info })
         }
         Request::EmbedImages { names } => embed_images(id, names, buffers).await,

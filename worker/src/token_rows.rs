@@ -41,21 +41,29 @@ pub fn install(rows: Option<CachedRows>) {
 
 /// Reads the rows `batch` needs that the model does not hold yet (nothing when the model
 /// holds its whole table).
+/// Call it right before the (synchronous) forward pass: another request reading rows
+/// meanwhile may make the model drop kept rows (`MAX_KEPT_ROWS`), hence the re-check.
 pub async fn ensure(model: &Siglip, batch: &TokenBatch) -> Result<(), WorkerError> {
-    let missing = model.missing_token_rows(batch);
-    if missing.is_empty() {
-        return Ok(());
+    for _ in 0..3 {
+        let missing = model.missing_token_rows(batch);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let Some(rows) = CURRENT.with(|c| c.borrow().clone()) else {
+            return Err(WorkerError::new(
+                ErrorKind::Internal,
+                "the model's token table is neither in memory nor in the cache",
+            ));
+        };
+        let read = rows.read(&missing).await?;
+        model
+            .supply_token_rows(read)
+            .map_err(|e| WorkerError::new(ErrorKind::Internal, e.to_string()))?;
     }
-    let Some(rows) = CURRENT.with(|c| c.borrow().clone()) else {
-        return Err(WorkerError::new(
-            ErrorKind::Internal,
-            "the model's token table is neither in memory nor in the cache",
-        ));
-    };
-    let read = rows.read(&missing).await?;
-    model
-        .supply_token_rows(read)
-        .map_err(|e| WorkerError::new(ErrorKind::Internal, e.to_string()))
+    Err(WorkerError::new(
+        ErrorKind::Internal,
+        "the token rows of this text kept being dropped while read (too many requests at once?)",
+    ))
 }
 
 impl CachedRows {

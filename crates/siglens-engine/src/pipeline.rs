@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::{l2_normalize, RowsInFile, SiglipModel, TextMask, TokenRows, Towers};
 use crate::preprocess::{preprocess_bytes, DecodeLimits, PixelValues};
 use crate::scores;
-use crate::tokenize::{TextOptions, TextTokenizer, TokenBatch, TokenizerSettings};
+use crate::tokenize::{LazyTokenizer, TextOptions, TextTokenizer, TokenBatch, TokenizerSettings};
 use crate::weights::{ComputePolicy, ModelFiles};
 
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub struct LoadOptions {
     /// GPU needs large ones to stay busy). Texts go in batches of at least 64.
     pub batch_size: usize,
     pub towers: Towers,
+    /// Build the tokenizer on first use rather than at load ([`LazyTokenizer`]); a bad
+    /// `tokenizer.json` then fails the first text, not the load.
+    pub lazy_tokenizer: bool,
 }
 
 impl Default for LoadOptions {
@@ -37,6 +40,7 @@ impl Default for LoadOptions {
             limits: DecodeLimits::default(),
             batch_size: 8,
             towers: Towers::Both,
+            lazy_tokenizer: false,
         }
     }
 }
@@ -58,7 +62,7 @@ pub struct Similarity {
 pub struct Siglip {
     pub config: SiglipConfig,
     pub preprocess: PreprocessConfig,
-    pub tokenizer: TextTokenizer,
+    tokenizer: LazyTokenizer,
     pub model: SiglipModel,
     pub options: LoadOptions,
     /// Bytes the weights occupy as stored (file / cache size, before any dequantization).
@@ -116,18 +120,13 @@ impl Siglip {
             Some(j) => TokenizerSettings::from_json(j)?,
             None => TokenizerSettings::default(),
         };
-        let tokenizer = TextTokenizer::from_json(
-            files.tokenizer_json.as_bytes(),
+        let tokenizer = LazyTokenizer::new(
+            files.tokenizer_json,
             config.text_config.max_position_embeddings,
             settings,
+            config.text_config.vocab_size,
+            !options.lazy_tokenizer,
         )?;
-        if tokenizer.vocab_size() > config.text_config.vocab_size {
-            return Err(Error::Tokenizer(format!(
-                "tokenizer has {} tokens but the model's vocabulary is {}",
-                tokenizer.vocab_size(),
-                config.text_config.vocab_size
-            )));
-        }
         let stored_bytes = files.weights.size_in_bytes();
         let dtype = options.compute_dtype.on(&options.device)?;
         let model = SiglipModel::load(
@@ -153,6 +152,11 @@ impl Siglip {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_path(path: &std::path::Path, options: LoadOptions) -> Result<Self> {
         Self::load(crate::weights::load_model_path(path)?, options)
+    }
+
+    /// The tokenizer (built now if it was left for first use).
+    pub fn tokenizer(&self) -> Result<&TextTokenizer> {
+        self.tokenizer.get()
     }
 
     pub fn embedding_dim(&self) -> usize {
@@ -269,7 +273,7 @@ impl Siglip {
     /// Whether the text tower gets the attention mask (see [`TextMask`]).
     pub fn uses_attention_mask(&self) -> bool {
         match self.options.text_mask {
-            TextMask::Auto => self.tokenizer.settings.returns_attention_mask,
+            TextMask::Auto => self.tokenizer.settings().returns_attention_mask,
             TextMask::Always => true,
             TextMask::Never => false,
         }
@@ -277,7 +281,7 @@ impl Siglip {
 
     /// Token ids for final texts (no further lower-casing or templating).
     pub fn tokenize(&self, texts: &[String]) -> Result<TokenBatch> {
-        self.tokenizer.encode(texts)
+        self.tokenizer()?.encode(texts)
     }
 
     /// Where the token table's rows are, when the model was loaded with the table left in

@@ -3,6 +3,8 @@
 //! model's text length, then fixed padding to exactly that length with the tokenizer's pad id.
 //! Lower-casing and the prompt template happen before tokenization (see [`TextOptions`]).
 
+use std::sync::{Mutex, OnceLock};
+
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
@@ -110,6 +112,70 @@ impl TokenizerSettings {
             pad_left,
             returns_attention_mask,
         })
+    }
+}
+
+/// The tokenizer, built from its `tokenizer.json` at load or on first use. The Gemma one
+/// (256k tokens, ~34 MB) takes about a second to build natively and longer in wasm, while
+/// an engine that starts for images may never tokenize: the browser builds it lazily.
+pub struct LazyTokenizer {
+    built: OnceLock<TextTokenizer>,
+    /// The JSON until the tokenizer is built (kept after a failed build: the error repeats).
+    json: Mutex<Option<String>>,
+    len: usize,
+    settings: TokenizerSettings,
+    /// The model's vocabulary: a tokenizer with more tokens does not fit the weights.
+    model_vocab: usize,
+}
+
+impl LazyTokenizer {
+    /// `now`: build (and check) it here, so that a bad tokenizer fails the load.
+    pub fn new(
+        json: String,
+        len: usize,
+        settings: TokenizerSettings,
+        model_vocab: usize,
+        now: bool,
+    ) -> Result<Self> {
+        let t = Self {
+            built: OnceLock::new(),
+            json: Mutex::new(Some(json)),
+            len,
+            settings,
+            model_vocab,
+        };
+        if now {
+            t.get()?;
+        }
+        Ok(t)
+    }
+
+    pub fn settings(&self) -> &TokenizerSettings {
+        &self.settings
+    }
+
+    /// The built tokenizer (building it on the first call).
+    pub fn get(&self) -> Result<&TextTokenizer> {
+        if let Some(t) = self.built.get() {
+            return Ok(t);
+        }
+        let mut json = self.json.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = self.built.get() {
+            return Ok(t); // built by another thread while this one waited
+        }
+        let source = json
+            .as_deref()
+            .ok_or_else(|| Error::Tokenizer("tokenizer.json is gone".into()))?;
+        let t = TextTokenizer::from_json(source.as_bytes(), self.len, self.settings.clone())?;
+        if t.vocab_size() > self.model_vocab {
+            return Err(Error::Tokenizer(format!(
+                "tokenizer has {} tokens but the model's vocabulary is {}",
+                t.vocab_size(),
+                self.model_vocab
+            )));
+        }
+        *json = None;
+        Ok(self.built.get_or_init(|| t))
     }
 }
 

@@ -67,7 +67,7 @@ fn token_ids_match_exactly() {
             r.mat_u32("cased_input_ids"),
             "{name}"
         );
-        assert_eq!(m.tokenizer.pad_id(), 0);
+        assert_eq!(m.tokenizer().unwrap().pad_id(), 0);
         assert_eq!(
             m.uses_attention_mask(),
             r.json["text_model_got_attention_mask"].as_bool().unwrap(),

@@ -501,3 +501,30 @@ fn truncated_or_foreign_safetensors_stream_fails_clearly() {
         .unwrap_err();
     assert!(e.to_string().contains("not a safetensors file"), "{e}");
 }
+
+#[test]
+fn a_lazy_tokenizer_gives_the_same_embeddings_and_reports_a_bad_file_at_first_use() {
+    let r = Reference::load("tiny48");
+    let lazy = LoadOptions {
+        lazy_tokenizer: true,
+        ..Default::default()
+    };
+    let files = || load_model_path(&model_dir("tiny48")).unwrap();
+    let eager_model = Siglip::load(files(), LoadOptions::default()).unwrap();
+    let lazy_model = Siglip::load(files(), lazy.clone()).unwrap();
+    assert_eq!(embed(&lazy_model, &r), embed(&eager_model, &r));
+    let mut bad = files();
+    bad.tokenizer_json = "{ not a tokenizer".into();
+    let e = Siglip::load(bad, LoadOptions::default())
+        .err()
+        .expect("eager: the load fails");
+    assert!(e.to_string().contains("tokenizer.json"), "{e}");
+    let mut bad = files();
+    bad.tokenizer_json = "{ not a tokenizer".into();
+    let m = Siglip::load(bad, lazy).expect("lazy: the load succeeds");
+    assert_eq!(embed_images_only(&m, &r), embed(&eager_model, &r).0);
+    let e = m
+        .embed_labels(&["cat"], &TextOptions::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("tokenizer.json"), "{e}");
+}

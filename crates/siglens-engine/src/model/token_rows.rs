@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::weights::DeferredTensor;
 
 /// Rows kept after use (a q8_0 base row is 816 bytes: 27 MB at most); past it the store
-/// starts over rather than grow without bound over a long session.
+/// starts over rather than grow without bound over a long session (a caller may then
+/// find rows it supplied gone: ask [`TokenRows::missing`] again right before the forward).
 const MAX_KEPT_ROWS: usize = 32768;
 
 /// Where the rows lie in the file: row `i` is `row_bytes` long at `offset + i * row_bytes`.
@@ -39,6 +40,7 @@ pub struct TokenRows {
     hidden: usize,
     in_file: RowsInFile,
     rows: Mutex<HashMap<u32, Vec<u8>>>,
+    max_kept: usize,
 }
 
 impl TokenRows {
@@ -70,6 +72,7 @@ impl TokenRows {
                 rows: vocab,
             },
             rows: Mutex::new(HashMap::new()),
+            max_kept: MAX_KEPT_ROWS,
         })
     }
 
@@ -83,25 +86,32 @@ impl TokenRows {
     }
 
     /// The distinct ids among `ids` whose rows are not here yet (ids outside the table are
-    /// left out: the forward pass reports them).
+    /// left out: the forward pass reports them). Where keeping the absent ones too would
+    /// pass [`MAX_KEPT_ROWS`], the kept rows are dropped first and every id is returned.
     pub fn missing(&self, ids: &[u32]) -> Vec<u32> {
-        let kept = self.kept();
+        let mut kept = self.kept();
         let mut out: Vec<u32> = ids
             .iter()
             .copied()
-            .filter(|&id| (id as usize) < self.in_file.rows && !kept.contains_key(&id))
+            .filter(|&id| (id as usize) < self.in_file.rows)
             .collect();
         out.sort_unstable();
         out.dedup();
-        out
+        let absent: Vec<u32> = out
+            .iter()
+            .copied()
+            .filter(|id| !kept.contains_key(id))
+            .collect();
+        if !absent.is_empty() && kept.len() + absent.len() > self.max_kept {
+            kept.clear();
+            return out;
+        }
+        absent
     }
 
     /// Rows read from the file, as stored.
     pub fn supply(&self, rows: Vec<(u32, Vec<u8>)>) -> Result<()> {
         let mut kept = self.kept();
-        if kept.len() + rows.len() > MAX_KEPT_ROWS {
-            kept.clear();
-        }
         for (id, bytes) in rows {
             if id as usize >= self.in_file.rows || bytes.len() != self.in_file.row_bytes {
                 return Err(Error::Weights(format!(
@@ -193,6 +203,48 @@ mod tests {
         // A row of the wrong length or id is refused.
         assert!(rows.supply(vec![(1, vec![0; 3])]).is_err());
         assert!(rows.supply(vec![(40, vec![0; 68])]).is_err());
+    }
+
+    #[test]
+    fn kept_rows_start_over_past_the_limit_and_a_batch_always_gets_all_its_rows() {
+        let (vocab, hidden) = (40, 64);
+        let (_, q) = table(vocab, hidden);
+        let file = q.data().unwrap().to_vec();
+        let mut rows = TokenRows::new(
+            &DeferredTensor {
+                dtype: GgmlDType::Q8_0,
+                dims: vec![vocab, hidden],
+                offset: 0,
+                len: file.len(),
+            },
+            vocab,
+            hidden,
+        )
+        .unwrap();
+        rows.max_kept = 5;
+        let read = |rows: &TokenRows, ids: &[u32]| {
+            let got = rows
+                .missing(ids)
+                .into_iter()
+                .map(|id| {
+                    let (a, b) = rows.in_file().range(id);
+                    (id, file[a as usize..b as usize].to_vec())
+                })
+                .collect();
+            rows.supply(got).unwrap();
+        };
+        read(&rows, &[1, 2, 3]);
+        assert!(rows.missing(&[1, 2, 3]).is_empty());
+        // 3 kept + 3 new > 5: the kept ones go first, so the new batch is whole.
+        assert_eq!(rows.missing(&[4, 5, 6]), vec![4, 5, 6]);
+        read(&rows, &[4, 5, 6]);
+        assert!(rows.lookup(&[4, 5, 6]).is_ok());
+        assert!(rows.lookup(&[1]).is_err(), "dropped");
+        // One batch larger than the limit still gets every row it needs.
+        let big = [0, 1, 2, 3, 7, 8, 9];
+        read(&rows, &big);
+        assert!(rows.missing(&big).is_empty(), "all kept: nothing dropped");
+        assert!(rows.lookup(&big).is_ok());
     }
 
     #[test]

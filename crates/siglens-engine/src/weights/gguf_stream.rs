@@ -116,6 +116,16 @@ impl GgufStream {
         self
     }
 
+    /// While the header is not parsed yet: how many bytes it needs at least (exact once
+    /// its long strings' lengths are read); `None` once it is parsed. A reader issuing
+    /// reads ahead waits for the header before reading what may be deferred.
+    pub fn header_bytes_needed(&self) -> Option<u64> {
+        match self.state {
+            State::Header { next_attempt } => Some(next_attempt as u64),
+            State::Tensors { .. } => None,
+        }
+    }
+
     /// Byte ranges `[start, end)` of the file, each a run of consecutive deferred tensors,
     /// once the header is parsed (empty before). Bytes inside one may be [`skip`]ped.
     ///
