@@ -25,6 +25,16 @@ fn opts(policy: ComputePolicy) -> LoadOptions {
 
 /// Image embeddings from the reference pixels and label embeddings.
 fn embed(m: &Siglip, r: &Reference) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let labels = r.strs("labels");
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    (
+        embed_images_only(m, r),
+        m.embed_labels(&labels, &TextOptions::default()).unwrap(),
+    )
+}
+
+/// Image embeddings from the reference pixels.
+fn embed_images_only(m: &Siglip, r: &Reference) -> Vec<Vec<f32>> {
     let s = r.image_size();
     let px: Vec<PixelValues> = (0..r.strs("images").len())
         .map(|i| PixelValues {
@@ -33,12 +43,7 @@ fn embed(m: &Siglip, r: &Reference) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
             data: r.pixels_of(i).to_vec(),
         })
         .collect();
-    let labels = r.strs("labels");
-    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-    (
-        m.embed_pixels(&px).unwrap(),
-        m.embed_labels(&labels, &TextOptions::default()).unwrap(),
-    )
+    m.embed_pixels(&px).unwrap()
 }
 
 fn gguf_bytes(name: &str, dtype: StorageDType) -> Vec<u8> {
@@ -377,18 +382,6 @@ fn an_image_engine_skips_the_whole_text_tower() {
     };
     let m = Siglip::load(files, vision_only).unwrap();
     assert_eq!(embed_images_only(&m, &r), embed(&whole, &r).0);
-}
-
-fn embed_images_only(m: &Siglip, r: &Reference) -> Vec<Vec<f32>> {
-    let s = r.image_size();
-    let px: Vec<PixelValues> = (0..r.strs("images").len())
-        .map(|i| PixelValues {
-            height: s,
-            width: s,
-            data: r.pixels_of(i).to_vec(),
-        })
-        .collect();
-    m.embed_pixels(&px).unwrap()
 }
 
 #[test]
