@@ -1,8 +1,8 @@
 //! The token table stays in the IndexedDB cache (half of a base model: 209 MB of 400): a
 //! warm start skips its chunks, and each text request reads the few rows it uses, 816 bytes
 //! each, out of the stored Blobs. The skipped chunks are still checked against the
-//! manifest's per-chunk hashes (xxh3, or SHA-256 in earlier entries): in the background right after the start, and before any row of an
-//! unchecked chunk is used.
+//! manifest's per-chunk hashes (xxh3, or SHA-256 in earlier entries): in the background
+//! right after the start, and before any row of an unchecked chunk is used.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,8 +40,7 @@ pub fn install(rows: Option<CachedRows>) {
 }
 
 /// Reads the rows `batch` needs that the model does not hold yet (nothing when the model
-/// holds its whole table).
-/// Call it right before the (synchronous) forward pass: another request reading rows
+/// holds its whole table). Call it right before the (synchronous) forward pass: another request reading rows
 /// meanwhile may make the model drop kept rows (`MAX_KEPT_ROWS`), hence the re-check.
 pub async fn ensure(model: &Siglip, batch: &TokenBatch) -> Result<(), WorkerError> {
     for _ in 0..3 {
