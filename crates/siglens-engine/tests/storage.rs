@@ -46,6 +46,11 @@ fn embed_images_only(m: &Siglip, r: &Reference) -> Vec<Vec<f32>> {
     m.embed_pixels(&px).unwrap()
 }
 
+/// The model from a whole GGUF held in memory (the reference the streamed loads meet).
+fn load_whole(bytes: &[u8], policy: ComputePolicy) -> Siglip {
+    Siglip::load(read_gguf(&mut Cursor::new(bytes)).unwrap(), opts(policy)).unwrap()
+}
+
 fn gguf_bytes(name: &str, dtype: StorageDType) -> Vec<u8> {
     let files = load_model_path(&model_dir(name)).unwrap();
     let mut buf = Cursor::new(Vec::new());
@@ -109,8 +114,7 @@ fn storage_dtypes_stay_close_to_f32() {
         let f32_size = gguf_bytes(name, StorageDType::F32).len();
         for (dtype, policy, min) in cases {
             let bytes = gguf_bytes(name, dtype);
-            let m =
-                Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+            let m = load_whole(&bytes, policy);
             let (qi, qt) = embed(&m, &r);
             let (ci, ct) = (min_cosine(&qi, &fi), min_cosine(&qt, &ft));
             let dp = max_abs_diff(
@@ -227,8 +231,7 @@ fn streamed_gguf_loads_the_same_model_as_the_whole_file() {
         for dtype in [StorageDType::F32, StorageDType::Q8_0, StorageDType::Q4K] {
             let bytes = gguf_bytes(name, dtype);
             let policy = ComputePolicy::for_this_platform();
-            let whole =
-                Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+            let whole = load_whole(&bytes, policy);
             let want = embed(&whole, &r);
             // Odd chunk sizes put tensor and header boundaries mid-chunk.
             for sizes in [vec![1 << 20], vec![7, 4093, 65537, 333], vec![bytes.len()]] {
@@ -335,8 +338,7 @@ fn the_token_table_left_in_the_file_gives_the_same_embeddings_row_by_row() {
         for dtype in [StorageDType::Q8_0, StorageDType::F16, StorageDType::Q4K] {
             let bytes = gguf_bytes(name, dtype);
             let policy = ComputePolicy::for_this_platform();
-            let whole =
-                Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+            let whole = load_whole(&bytes, policy);
             let want = embed(&whole, &r);
             for chunk in [512, 4096] {
                 let (files, skipped) = stream_deferring(&bytes, chunk, Defer::TokenTable).unwrap();
@@ -363,7 +365,7 @@ fn an_image_engine_skips_the_whole_text_tower() {
     let r = Reference::load("tiny48");
     let bytes = gguf_bytes("tiny48", StorageDType::Q8_0);
     let policy = ComputePolicy::for_this_platform();
-    let whole = Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), opts(policy)).unwrap();
+    let whole = load_whole(&bytes, policy);
     let (table, _) = stream_deferring(&bytes, 512, Defer::TokenTable).unwrap();
     let (files, skipped) = stream_deferring(&bytes, 512, Defer::TextTower).unwrap();
     let text_bytes: usize = table

@@ -14,6 +14,7 @@
 //! last. The scalar and simd128 kernels do the same f32 operations in the same order, so
 //! they agree bit for bit.
 
+use candle_core::quantized::GgmlDType;
 use half::f16;
 
 /// Weights packed for the kernel. Replaces the f32 copy (1 byte a weight + 4 bytes of
@@ -252,6 +253,17 @@ impl PackedI8 {
             w,
             scales,
             wsum,
+        }
+    }
+
+    /// From a GGML matrix's blocks, `n` rows of `k`, for the dtypes this kernel takes
+    /// exactly (q8_0, q4_0); `None` for others. The model build and the streaming loader
+    /// both pack through here.
+    pub fn from_ggml(dtype: GgmlDType, data: &[u8], n: usize, k: usize) -> Option<Self> {
+        match dtype {
+            GgmlDType::Q8_0 => Some(Self::from_q8_0(data, n, k)),
+            GgmlDType::Q4_0 => Some(Self::from_q4_0(data, n, k)),
+            _ => None,
         }
     }
 

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use candle_core::quantized::{GgmlDType, QMatMul};
+use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Tensor, D};
 
 use crate::config::Activation;
@@ -99,12 +99,12 @@ impl Linear {
             StoredTensor::Quant(q) if q.shape().dims() == [out_dim, in_dim] => {
                 match ld.matmul_compute(q.dtype()) {
                     MatmulCompute::Candle => LinearKind::Quant(QMatMul::from_arc(q.clone())?),
+                    // (The policy says Int8 only for dtypes the kernel packs exactly.)
                     MatmulCompute::Int8 => {
-                        let data = q.data()?;
-                        LinearKind::Int8(Arc::new(match q.dtype() {
-                            GgmlDType::Q4_0 => PackedI8::from_q4_0(&data, out_dim, in_dim),
-                            _ => PackedI8::from_q8_0(&data, out_dim, in_dim),
-                        }))
+                        match PackedI8::from_ggml(q.dtype(), &q.data()?, out_dim, in_dim) {
+                            Some(p) => LinearKind::Int8(Arc::new(p)),
+                            None => Self::dense_t(&w, in_dim, out_dim, ld)?,
+                        }
                     }
                     MatmulCompute::F32 => Self::dense_t(&w, in_dim, out_dim, ld)?,
                 }

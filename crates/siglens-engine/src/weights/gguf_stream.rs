@@ -342,40 +342,17 @@ impl GgufStream {
             if end > self.base + self.buf.len() as u64 {
                 break;
             }
-            if t.deferred {
-                self.tensors.insert(
-                    t.name.clone(),
-                    StoredTensor::Deferred(DeferredTensor {
-                        dtype: t.dtype,
-                        dims: t.dims.clone(),
-                        offset: t.start,
-                        len: t.len,
-                    }),
-                );
-                consumed_to = end;
-                *next += 1;
-                continue;
-            }
-            let from = (t.start - self.base) as usize;
-            let raw = &self.buf[from..from + t.len];
-            if let Some(packed) = pack_linear(self.policy, t, raw) {
-                self.prepared_bytes += packed.size_in_bytes() as u64;
-                self.tensors.insert(t.name.clone(), packed);
-                consumed_to = end;
-                *next += 1;
-                continue;
-            }
-            let q = ggml_file::qtensor_from_ggml(t.dtype, raw, t.dims.clone(), &Device::Cpu)
-                .map_err(|e| Error::Weights(format!("GGUF tensor {}: {e}", t.name)))?;
-            let stored = match q.dtype() {
-                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
-                    StoredTensor::Dense(q.dequantize(&Device::Cpu)?)
-                }
-                // The token table is looked up, not multiplied: it stays as stored.
-                d if self.policy.keeps_quantized(d) || t.name == TOKEN_TABLE => {
-                    StoredTensor::Quant(Arc::new(q))
-                }
-                _ => StoredTensor::Dense(q.dequantize(&Device::Cpu)?),
+            let stored = if t.deferred {
+                // Its bytes were passed over, never buffered.
+                StoredTensor::Deferred(DeferredTensor {
+                    dtype: t.dtype,
+                    dims: t.dims.clone(),
+                    offset: t.start,
+                    len: t.len,
+                })
+            } else {
+                let from = (t.start - self.base) as usize;
+                prepare(self.policy, t, &self.buf[from..from + t.len])?
             };
             self.prepared_bytes += stored.size_in_bytes() as u64;
             self.tensors.insert(t.name.clone(), stored);
@@ -446,21 +423,27 @@ impl GgufStream {
     }
 }
 
-/// A linear layer's q8_0 / q4_0 weights packed for our int8 kernel straight from the
-/// stream's bytes, where the policy computes them there (the browser): the model build
-/// would do the same from a copy (`model::layers::Linear::new`). Other tensors: `None`.
-fn pack_linear(policy: ComputePolicy, t: &PendingTensor, raw: &[u8]) -> Option<StoredTensor> {
+/// A complete tensor's bytes in the form the model computes on. A linear layer's q8_0 /
+/// q4_0 weights are packed for our int8 kernel straight from the stream's bytes where the
+/// policy computes them there (the browser): the model build would do the same from a copy
+/// (`model::layers::Linear::new`).
+fn prepare(policy: ComputePolicy, t: &PendingTensor, raw: &[u8]) -> Result<StoredTensor> {
     let is_linear = t.name.ends_with(".weight") && !t.name.contains("embedding");
-    if !is_linear || t.dims.len() != 2 || policy.matmul_compute(t.dtype) != MatmulCompute::Int8 {
-        return None;
+    if is_linear && t.dims.len() == 2 && policy.matmul_compute(t.dtype) == MatmulCompute::Int8 {
+        if let Some(p) = PackedI8::from_ggml(t.dtype, raw, t.dims[0], t.dims[1]) {
+            return Ok(StoredTensor::Packed(Arc::new(p), [t.dims[0], t.dims[1]]));
+        }
     }
-    let (n, k) = (t.dims[0], t.dims[1]);
-    let packed = match t.dtype {
-        GgmlDType::Q8_0 => PackedI8::from_q8_0(raw, n, k),
-        GgmlDType::Q4_0 => PackedI8::from_q4_0(raw, n, k),
-        _ => return None,
-    };
-    Some(StoredTensor::Packed(Arc::new(packed), [n, k]))
+    let q = ggml_file::qtensor_from_ggml(t.dtype, raw, t.dims.clone(), &Device::Cpu)
+        .map_err(|e| Error::Weights(format!("GGUF tensor {}: {e}", t.name)))?;
+    Ok(match q.dtype() {
+        GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
+            StoredTensor::Dense(q.dequantize(&Device::Cpu)?)
+        }
+        // The token table is looked up, not multiplied: it stays as stored.
+        d if policy.keeps_quantized(d) || t.name == TOKEN_TABLE => StoredTensor::Quant(Arc::new(q)),
+        _ => StoredTensor::Dense(q.dequantize(&Device::Cpu)?),
+    })
 }
 
 /// How far a GGUF header reaches, from walking its structure (lengths only, nothing copied).
