@@ -73,6 +73,31 @@ impl Manifest {
         }
     }
 
+    /// Whether `got`, chunk `index`'s hash of the kind `check` (None: it could not be
+    /// computed), is the manifest's; the error says what differs. The load and the later
+    /// check of skipped chunks (`token_rows.rs`) both decide through here.
+    pub fn verify_chunk(
+        &self,
+        check: ChunkCheck,
+        index: u32,
+        got: Option<&str>,
+    ) -> Result<(), String> {
+        let (kind, list) = match check {
+            ChunkCheck::Xxh3 => ("xxh3", &self.chunk_xxh3),
+            ChunkCheck::Sha256 => ("sha256", &self.chunk_sha256),
+            ChunkCheck::WholeFile => return Ok(()),
+        };
+        let want = list.get(index as usize).map(String::as_str);
+        if got.is_some() && got == want {
+            return Ok(());
+        }
+        Err(format!(
+            "chunk {index} has {kind} {}, the manifest says {}",
+            got.unwrap_or("(unavailable)"),
+            want.unwrap_or("nothing")
+        ))
+    }
+
     /// `[start, end)` of chunk `index` in the file.
     pub fn chunk_range(&self, index: u32) -> (u64, u64) {
         let start = u64::from(index) * self.chunk_bytes;

@@ -431,15 +431,9 @@ async fn read_cached(
         let t1 = precise_now_ms();
         phases.read_ms += t1 - t;
         match check {
-            ChunkCheck::Xxh3 => {
-                let got = xxh3_hex(&chunk);
-                if got != m.chunk_xxh3[index as usize] {
-                    return Err(corrupt(format!(
-                        "chunk {index} has xxh3 {got}, the manifest says {}",
-                        m.chunk_xxh3[index as usize]
-                    )));
-                }
-            }
+            ChunkCheck::Xxh3 => m
+                .verify_chunk(check, index, Some(&xxh3_hex(&chunk)))
+                .map_err(corrupt)?,
             // Stored where WebCrypto worked, read where it does not (an http origin).
             ChunkCheck::Sha256 if digest.is_none() => {
                 return Err(corrupt(
@@ -460,13 +454,8 @@ async fn read_cached(
         if let Some(d) = digest {
             // Computed by the browser while this thread parsed.
             let got = crate::digest::finish(d).await;
-            if got.as_deref() != Some(m.chunk_sha256[index as usize].as_str()) {
-                return Err(corrupt(format!(
-                    "chunk {index} has sha256 {}, the manifest says {}",
-                    got.unwrap_or_else(|| "(unavailable)".into()),
-                    m.chunk_sha256[index as usize]
-                )));
-            }
+            m.verify_chunk(check, index, got.as_deref())
+                .map_err(corrupt)?;
             phases.verify_ms += precise_now_ms() - t3;
         }
         if throttle.due() || index + 1 == m.chunks {

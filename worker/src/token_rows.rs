@@ -97,30 +97,26 @@ impl CachedRows {
         if !self.unchecked.borrow().contains(&index) {
             return Ok(());
         }
-        let (kind, want) = match self.manifest.check() {
-            ChunkCheck::Xxh3 => ("xxh3", self.manifest.chunk_xxh3.get(index as usize)),
-            _ => ("sha256", self.manifest.chunk_sha256.get(index as usize)),
-        };
+        let check = self.manifest.check();
         let bytes = self.cache.start_chunk(&self.manifest.key, index)?.await?;
-        let got = match (&bytes, kind) {
-            (Some(b), "xxh3") => Some(xxh3_hex(&b.to_vec())),
+        let got = match (&bytes, check) {
+            (Some(b), ChunkCheck::Xxh3) => Some(xxh3_hex(&b.to_vec())),
             (Some(b), _) => match crate::digest::start(b) {
                 Some(d) => crate::digest::finish(d).await,
                 None => None,
             },
             (None, _) => None,
         };
-        if got.is_some() && got.as_ref() == want {
-            self.unchecked.borrow_mut().remove(&index);
-            return Ok(());
-        }
-        let why = match (bytes, got) {
+        let why = match (
+            bytes,
+            self.manifest.verify_chunk(check, index, got.as_deref()),
+        ) {
+            (Some(_), Ok(())) => {
+                self.unchecked.borrow_mut().remove(&index);
+                return Ok(());
+            }
             (None, _) => format!("chunk {index} is missing or unreadable"),
-            (Some(_), None) => format!("chunk {index} could not be hashed"),
-            (Some(_), Some(got)) => format!(
-                "chunk {index} has {kind} {got}, the manifest says {}",
-                want.map_or("nothing", String::as_str)
-            ),
+            (Some(_), Err(why)) => why,
         };
         *self.damaged.borrow_mut() = Some(why);
         // Only this entry: the next load downloads it again.
