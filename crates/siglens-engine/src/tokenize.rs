@@ -115,9 +115,9 @@ impl TokenizerSettings {
     }
 }
 
-/// The tokenizer, built from its `tokenizer.json` at load or on first use. The Gemma one
-/// (256k tokens, ~34 MB) takes about a second to build natively and longer in wasm, while
-/// an engine that starts for images may never tokenize: the browser builds it lazily.
+/// The tokenizer, built from its `tokenizer.json` at load or on first use. A Gemma-sized
+/// one (256k tokens) took 1.0-1.3 s of the browser's warm start (BENCHMARKS.md), while an
+/// engine that starts for images may never tokenize: the browser builds it lazily.
 pub struct LazyTokenizer {
     built: OnceLock<TextTokenizer>,
     /// The JSON until the tokenizer is built (kept after a failed build: the error repeats).
