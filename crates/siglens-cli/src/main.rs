@@ -141,6 +141,10 @@ struct ModelArgs {
     /// math, where the int8 kernel would be the default.
     #[arg(long)]
     f32_matmul: bool,
+    /// Run the encoder as separate Candle tensor ops even where the fused CPU layers apply
+    /// (to measure or check one against the other).
+    #[arg(long)]
+    tensor_layers: bool,
 }
 
 impl ModelArgs {
@@ -162,6 +166,7 @@ impl ModelArgs {
                 quantized_q8_0: self.fast_q8,
                 int8_kernel: self.int8_kernel
                     || (!self.f32_matmul && ComputePolicy::for_this_platform().int8_kernel),
+                fused_layers: !self.tensor_layers,
                 ..ComputePolicy::for_this_platform()
             },
             ..Default::default()

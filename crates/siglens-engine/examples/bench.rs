@@ -124,6 +124,7 @@ fn model(dir: &str, images: &[String]) -> siglens_engine::Result<()> {
         quantized_q8_0: true,
         quantized_q4_0: true,
         int8_kernel: false,
+        fused_layers: true,
     };
     let runs = bytes.iter().flat_map(|(d, b)| {
         let policies = match d {

@@ -144,6 +144,63 @@ fn storage_dtypes_stay_close_to_f32() {
     }
 }
 
+/// The fused CPU encoder layer (`model/cpu_layer`: q/k/v as one matrix, epilogues, its own
+/// attention and layer norm) computes what the Candle tensor ops compute on the same int8
+/// weights: the same kernel, only f32 summation orders differ. Its text tower also computes
+/// only the pooled position in the last layer.
+#[test]
+fn fused_cpu_layers_equal_the_tensor_ops() {
+    for name in MODELS {
+        let r = Reference::load(name);
+        let bytes = gguf_bytes(name, StorageDType::Q8_0);
+        let int8 = ComputePolicy {
+            int8_kernel: true,
+            ..ComputePolicy::all_f32()
+        };
+        let fused = load_whole(&bytes, int8);
+        let tensors = load_whole(
+            &bytes,
+            ComputePolicy {
+                fused_layers: false,
+                ..int8
+            },
+        );
+        assert!(fused.model.fused_layers() && !tensors.model.fused_layers());
+        let (fi, ft) = embed(&fused, &r);
+        let (ti, tt) = embed(&tensors, &r);
+        let (ci, ct) = (min_cosine(&fi, &ti), min_cosine(&ft, &tt));
+        let worst = fi
+            .iter()
+            .chain(&ft)
+            .flatten()
+            .zip(ti.iter().chain(&tt).flatten())
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        eprintln!("[{name}] fused vs tensor ops: image cos {ci:.7} text cos {ct:.7} max|d| {worst:.2e}");
+        assert!(ci > 0.99999 && ct > 0.99999, "{name}: {ci} {ct}");
+        // With and without the mask, each through both paths.
+        let labels = r.strs("labels");
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let texts = |fused_layers: bool, text_mask: siglens_engine::TextMask| {
+            let o = LoadOptions {
+                text_mask,
+                ..opts(ComputePolicy {
+                    fused_layers,
+                    ..int8
+                })
+            };
+            Siglip::load(read_gguf(&mut Cursor::new(&bytes)).unwrap(), o)
+                .unwrap()
+                .embed_labels(&labels, &TextOptions::default())
+                .unwrap()
+        };
+        use siglens_engine::TextMask::{Always, Never};
+        let (fa, fnm) = (texts(true, Always), texts(true, Never));
+        let (ca, cm) = (min_cosine(&fa, &texts(false, Always)), min_cosine(&fnm, &texts(false, Never)));
+        assert!(ca > 0.99999 && cm > 0.99999, "{name} mask / none: {ca} {cm}");
+        assert!(min_cosine(&fa, &fnm) < 0.9999, "{name}: the mask changed nothing");
+    }
+}
+
 #[test]
 fn half_precision_safetensors_load_as_f32() {
     let r = Reference::load("tiny48");

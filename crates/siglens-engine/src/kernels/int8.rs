@@ -145,6 +145,48 @@ pub(super) fn walk_tiles<T>(
     }
 }
 
+/// What [`PackedI8::matmul_with`] does to each output after its row scale, in this order:
+/// `+ bias`, GELU (tanh), `residual +`: the order of the separate tensor ops it replaces,
+/// so the numbers do not change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    /// `n` values.
+    pub bias: Option<&'a [f32]>,
+    pub gelu: bool,
+    /// `m x n`, row-major.
+    pub residual: Option<&'a [f32]>,
+}
+
+impl Epilogue<'_> {
+    fn check(&self, m: usize, n: usize) {
+        assert!(self.bias.is_none_or(|b| b.len() == n), "bias is not {n} long");
+        assert!(
+            self.residual.is_none_or(|r| r.len() == m * n),
+            "residual is not {m} x {n}"
+        );
+    }
+
+    /// On rows `row0..` of the output, `stride` apart, the first `n` values of each.
+    fn apply(&self, out: &mut [f32], stride: usize, n: usize, row0: usize) {
+        if self.bias.is_none() && !self.gelu && self.residual.is_none() {
+            return;
+        }
+        for (i, row) in out.chunks_exact_mut(stride).enumerate() {
+            let row = &mut row[..n];
+            if let Some(b) = self.bias {
+                row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+            }
+            if self.gelu {
+                super::gelu::gelu_tanh_slice(row);
+            }
+            if let Some(r) = self.residual {
+                let r = &r[(row0 + i) * n..][..n];
+                row.iter_mut().zip(r).for_each(|(v, r)| *v = r + *v);
+            }
+        }
+    }
+}
+
 fn scale_rows(acc: &mut [f32], ascale: &[f32], n_pad: usize) {
     for (row, &s) in acc.chunks_exact_mut(n_pad).zip(ascale) {
         for v in row {
@@ -349,25 +391,91 @@ impl PackedI8 {
         self.w[(col / g) * self.k * g + (kk / ks) * ks * g + (col % g) * ks + kk % ks]
     }
 
+    /// Several matrices on the same input as one, outputs side by side (q/k/v: one
+    /// activation quantization and one pass instead of three, the same numbers: rows are
+    /// quantized alone and columns computed alone). `None` unless every part has the same
+    /// K, blocks and packing, and whole column groups.
+    pub fn concat_columns(parts: &[&PackedI8]) -> Option<PackedI8> {
+        if !Self::can_concat(parts) {
+            return None;
+        }
+        let first = parts[0];
+        let n: usize = parts.iter().map(|p| p.n).sum();
+        let nb = first.k / first.kb;
+        let mut scales = Vec::with_capacity(nb * n);
+        let mut wsum = Vec::with_capacity(if first.kstep == 4 { nb * n } else { 0 });
+        for b in 0..nb {
+            for p in parts {
+                scales.extend_from_slice(&p.scales[b * p.n..][..p.n]);
+                if first.kstep == 4 {
+                    wsum.extend_from_slice(&p.wsum[b * p.n..][..p.n]);
+                }
+            }
+        }
+        Some(PackedI8 {
+            n,
+            k: first.k,
+            n_pad: n,
+            kb: first.kb,
+            g: first.g,
+            kstep: first.kstep,
+            w: parts.iter().flat_map(|p| p.w.iter().copied()).collect(),
+            scales,
+            wsum,
+        })
+    }
+
+    /// Whether [`Self::concat_columns`] takes these.
+    pub fn can_concat(parts: &[&PackedI8]) -> bool {
+        let Some(first) = parts.first() else {
+            return false;
+        };
+        parts.iter().all(|p| {
+            (p.k, p.kb, p.g, p.kstep) == (first.k, first.kb, first.g, first.kstep) && p.n == p.n_pad
+        })
+    }
+
     /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm; on x86-64 AVX-512
     /// VNNI or AVX2, whichever the CPU has (threaded over the rayon pool); scalar elsewhere.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
+        self.matmul_with(x, m, &Epilogue::default())
+    }
+
+    /// [`Self::matmul`], then `ep` on each output (on the threads, while the rows are in
+    /// cache, natively).
+    pub fn matmul_with(&self, x: &[f32], m: usize, ep: &Epilogue) -> Vec<f32> {
         // The fastest tiles measured (BENCHMARKS.md, "Browser kernels" and "Relaxed
         // SIMD"): 4 rows x 12 columns for simd128, 3 x 12 for relaxed SIMD.
-        if self.kstep == 4 {
-            self.matmul_tiled(x, m, 3, 3)
-        } else {
-            self.matmul_tiled(x, m, 4, 3)
-        }
+        let (rows, groups) = if self.kstep == 4 { (3, 3) } else { (4, 3) };
+        self.matmul_tiled_with(x, m, rows, groups, ep)
     }
 
     /// [`Self::matmul`] with a register tile of `rows` x `groups` (4 columns each) for the
     /// simd128 kernel (rows 1..=6, groups 1..=4; for benchmarks). Natively the tile is fixed.
     pub fn matmul_tiled(&self, x: &[f32], m: usize, rows: usize, groups: usize) -> Vec<f32> {
+        self.matmul_tiled_with(x, m, rows, groups, &Epilogue::default())
+    }
+
+    fn matmul_tiled_with(
+        &self,
+        x: &[f32],
+        m: usize,
+        rows: usize,
+        groups: usize,
+        ep: &Epilogue,
+    ) -> Vec<f32> {
+        ep.check(m, self.n);
         #[cfg(target_arch = "x86_64")]
         if let Some(kernel) = self.x86_kernel() {
-            return self.matmul_threaded(x, m, kernel);
+            return self.matmul_threaded(x, m, kernel, ep);
         }
+        let mut y = self.matmul_single(x, m, rows, groups);
+        ep.apply(&mut y, self.n, self.n, 0);
+        y
+    }
+
+    /// One thread: the wasm kernels, or the scalar one.
+    fn matmul_single(&self, x: &[f32], m: usize, rows: usize, groups: usize) -> Vec<f32> {
         let (qa, ascale) = self.quantize_rows(x, m);
         let mut acc = vec![0f32; m * self.n_pad];
         #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
@@ -402,7 +510,7 @@ impl PackedI8 {
     /// Rows shared out over the rayon pool; each task quantizes its rows, runs `kernel`
     /// and scales them (the same arithmetic as `matmul_scalar`, per row).
     #[cfg(target_arch = "x86_64")]
-    fn matmul_threaded(&self, x: &[f32], m: usize, kernel: RowsKernel) -> Vec<f32> {
+    fn matmul_threaded(&self, x: &[f32], m: usize, kernel: RowsKernel, ep: &Epilogue) -> Vec<f32> {
         use rayon::prelude::*;
         assert_eq!(x.len(), m * self.k, "input is not m x {}", self.k);
         let threads = rayon::current_num_threads().max(1);
@@ -410,13 +518,15 @@ impl PackedI8 {
         let mut acc = vec![0f32; m * self.n_pad];
         acc.par_chunks_mut(rows * self.n_pad)
             .zip(x.par_chunks(rows * self.k))
-            .for_each(|(acc, x)| {
+            .enumerate()
+            .for_each(|(i, (acc, x))| {
                 let r = x.len() / self.k;
                 let (qa, ascale) = self.quantize_rows(x, r);
                 // SAFETY: `x86_kernel` chose a kernel this CPU runs, for this packing;
                 // `qa` and `acc` hold `r` whole rows.
                 unsafe { kernel(self, &qa, r, acc) };
                 scale_rows(acc, &ascale, self.n_pad);
+                ep.apply(acc, self.n_pad, self.n, i * rows);
             });
         self.unpad(acc, m)
     }
@@ -678,10 +788,52 @@ mod tests {
                     want,
                     "packing by {g} changed a value"
                 );
-                let got = p.matmul_threaded(&x, m, *run);
+                let got = p.matmul_threaded(&x, m, *run, &Epilogue::default());
                 assert_eq!(got, want, "{name} {m}x{k} @ {k}x{n}");
             }
         }
+    }
+
+    /// q/k/v packed side by side give each part's numbers bit for bit, for every packing;
+    /// the epilogue equals bias, GELU and residual applied after the product, in that order.
+    #[test]
+    fn concatenated_columns_and_the_epilogue_change_no_value() {
+        let (m, k, n) = (11, 96, 32);
+        let x = lcg(3, m * k);
+        let mut layouts = vec![(4, 2), (16, 2)];
+        if relaxed_fits(32) {
+            layouts.push((4, 4));
+        }
+        for layout in layouts {
+            let parts: Vec<PackedI8> = (0..3)
+                .map(|i| PackedI8::from_f32_laid_out(&lcg(10 + i, n * k), n, k, 32, layout))
+                .collect();
+            let refs: Vec<&PackedI8> = parts.iter().collect();
+            let cat = PackedI8::concat_columns(&refs).expect("same packing");
+            let whole = cat.matmul_scalar(&x, m);
+            for (i, p) in parts.iter().enumerate() {
+                let y = p.matmul_scalar(&x, m);
+                for r in 0..m {
+                    assert_eq!(whole[r * 3 * n + i * n..][..n], y[r * n..][..n], "{layout:?}");
+                }
+            }
+        }
+        let odd = PackedI8::from_f32(&lcg(1, 5 * k), 5, k, 32);
+        assert!(PackedI8::concat_columns(&[&odd, &odd]).is_none(), "padded parts");
+
+        let p = PackedI8::from_f32(&lcg(4, n * k), n, k, 32);
+        let bias = lcg(5, n);
+        let residual = lcg(6, m * n);
+        let mut want = p.matmul(&x, m);
+        for (i, v) in want.iter_mut().enumerate() {
+            *v = residual[i] + super::super::gelu::gelu_tanh(*v + bias[i % n]);
+        }
+        let ep = Epilogue {
+            bias: Some(&bias),
+            gelu: true,
+            residual: Some(&residual),
+        };
+        assert_eq!(p.matmul_with(&x, m, &ep), want);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //!   All walk their tiles through `int8::walk_tiles`; activations are 14-bit everywhere,
 //!   so every kernel gives the scalar one's numbers bit for bit.
 //! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
+//! - [`attention`], [`layer_norm`]: the rest of an encoder layer on plain buffers (the CPU
+//!   path of `model/cpu_layer`), over the threads of [`par`] natively.
 
 // Before the kernel modules: a `macro_rules!` is visible only below its definition.
 /// Calls `$tile::<R, C>$args` for a SIMD kernel's run-time tile of `$rows` rows x `$groups`
@@ -35,6 +37,7 @@ macro_rules! dispatch_tile {
     };
 }
 
+pub mod attention;
 pub mod exp;
 pub mod gelu;
 pub mod int8;
@@ -46,9 +49,11 @@ mod int8_avx512;
 mod int8_relaxed;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod int8_simd;
+pub mod layer_norm;
+pub mod par;
 pub mod softmax;
 
-pub use int8::PackedI8;
+pub use int8::{Epilogue, PackedI8};
 
 /// Whether our int8 kernel beats Candle's f32 matmul on this machine (measured:
 /// BENCHMARKS.md): in wasm (simd128), and natively on x86-64 with AVX-512 VNNI.

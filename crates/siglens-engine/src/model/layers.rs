@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::kernels::PackedI8;
 use crate::weights::{ComputePolicy, MatmulCompute, StoredTensor, WeightMap};
 
+use super::cpu_layer::CpuLayer;
+
 /// Everything a layer needs to find and place its weights. Weights are moved out of the
 /// map as layers take them, so each stored tensor is freed once its compute form exists.
 pub struct Loader<'a> {
@@ -141,6 +143,15 @@ impl Linear {
         self.forward_with(x, None, None)
     }
 
+    /// The packed matrix and bias where this linear runs on the int8 kernel
+    /// (`model/cpu_layer` takes them).
+    pub fn int8_parts(&self) -> Option<(&Arc<PackedI8>, Option<&Tensor>)> {
+        match &self.kind {
+            LinearKind::Int8(p) => Some((p, self.bias.as_ref())),
+            _ => None,
+        }
+    }
+
     /// `act(x W^T + b) + residual`. On CUDA the bias, the tanh GELU and the residual are one
     /// in-place pass over the matmul's output (`cuda_ops::bias_epilogue`); elsewhere they
     /// are Candle ops in that order, so the CPU and wasm results do not change.
@@ -218,6 +229,11 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// `(weight, bias, eps)`.
+    pub fn parts(&self) -> (&Tensor, &Tensor, f32) {
+        (&self.weight, &self.bias, self.eps)
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(candle_nn::ops::layer_norm(
             &x.contiguous()?,
@@ -239,9 +255,9 @@ fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
 
 #[derive(Debug, Clone)]
 pub struct Mlp {
-    fc1: Linear,
-    fc2: Linear,
-    act: Activation,
+    pub(super) fc1: Linear,
+    pub(super) fc2: Linear,
+    pub(super) act: Activation,
 }
 
 impl Mlp {
@@ -415,10 +431,10 @@ impl Attention {
 
 #[derive(Debug, Clone)]
 pub struct EncoderLayer {
-    ln1: LayerNorm,
-    attn: Attention,
-    ln2: LayerNorm,
-    mlp: Mlp,
+    pub(super) ln1: LayerNorm,
+    pub(super) attn: Attention,
+    pub(super) ln2: LayerNorm,
+    pub(super) mlp: Mlp,
 }
 
 #[derive(Debug, Clone)]
@@ -432,14 +448,20 @@ pub struct EncoderSpec {
 }
 
 /// Pre-norm transformer encoder (`{prefix}.layers.{i}`).
-#[derive(Debug, Clone)]
 pub struct Encoder {
-    layers: Vec<EncoderLayer>,
+    layers: Layers,
+}
+
+/// Candle tensor ops (any device and dtype), or plain buffers where every linear runs on
+/// the int8 kernel (`CpuLayer`: fused, threaded).
+enum Layers {
+    Tensors(Vec<EncoderLayer>),
+    Cpu(Vec<CpuLayer>),
 }
 
 impl Encoder {
     pub fn load(ld: &Loader, prefix: &str, s: &EncoderSpec) -> Result<Self> {
-        let layers = (0..s.layers)
+        let layers: Vec<EncoderLayer> = (0..s.layers)
             .map(|i| {
                 let p = format!("{prefix}.layers.{i}");
                 Ok(EncoderLayer {
@@ -450,18 +472,65 @@ impl Encoder {
                 })
             })
             .collect::<Result<_>>()?;
+        let cpu = ld.device.is_cpu() && ld.dtype == DType::F32 && ld.policy.fused_layers;
+        let layers = if cpu && layers.iter().all(CpuLayer::applies) {
+            // One layer at a time, so each one's q/k/v are freed as their copy is made.
+            Layers::Cpu(
+                layers
+                    .into_iter()
+                    .map(CpuLayer::from_layer)
+                    .collect::<Result<_>>()?,
+            )
+        } else {
+            Layers::Tensors(layers)
+        };
         Ok(Self { layers })
     }
 
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let mut x = x.clone();
-        for l in &self.layers {
-            let h = l.ln1.forward(&x)?;
-            x = l.attn.forward_self_residual(&h, &x, mask)?;
-            let h = l.ln2.forward(&x)?;
-            x = l.mlp.forward_residual(&h, Some(&x))?;
+    /// Whether the layers run on plain buffers (`CpuLayer`).
+    pub fn is_fused(&self) -> bool {
+        matches!(self.layers, Layers::Cpu(_))
+    }
+
+    /// `x`: `(b, s, hidden)`. With `last_only`, the last layer computes only each
+    /// sequence's last position past its keys and values (all the text tower pools; the
+    /// same numbers for it): `(b, 1, hidden)` comes out.
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, last_only: bool) -> Result<Tensor> {
+        let (b, s, hidden) = x.dims3()?;
+        match &self.layers {
+            Layers::Cpu(layers) => {
+                let mask = match mask {
+                    Some(m) => Some(m.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?),
+                    None => None,
+                };
+                if mask.as_ref().is_some_and(|m| m.len() != b * s) {
+                    return Err(Error::Unsupported("mask is not batch x seq".into()));
+                }
+                let mut v = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                for (i, l) in layers.iter().enumerate() {
+                    let last = last_only && i + 1 == layers.len();
+                    v = l.forward(&v, b, s, mask.as_deref(), last)?;
+                }
+                let sq = if last_only && !layers.is_empty() { 1 } else { s };
+                Ok(Tensor::from_vec(v, (b, sq, hidden), x.device())?)
+            }
+            Layers::Tensors(layers) => {
+                let mut x = x.clone();
+                for (i, l) in layers.iter().enumerate() {
+                    let h = l.ln1.forward(&x)?;
+                    if last_only && i + 1 == layers.len() {
+                        let hq = h.narrow(1, s - 1, 1)?.contiguous()?;
+                        let r = x.narrow(1, s - 1, 1)?.contiguous()?;
+                        x = (r + l.attn.forward(&hq, &h, mask)?)?;
+                    } else {
+                        x = l.attn.forward_self_residual(&h, &x, mask)?;
+                    }
+                    let h = l.ln2.forward(&x)?;
+                    x = l.mlp.forward_residual(&h, Some(&x))?;
+                }
+                Ok(x)
+            }
         }
-        Ok(x)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The SigLIP model (SiglipModel in `transformers`): two towers and the sigmoid head.
 //! One implementation for f32 and quantized weights; see [`crate::weights::ComputePolicy`].
 
+mod cpu_layer;
 mod layers;
 mod text;
 mod token_rows;
@@ -105,6 +106,11 @@ impl SiglipModel {
     /// The token table's rows, where they stay in the file and are read on demand.
     pub fn token_rows(&self) -> Option<&TokenRows> {
         self.text.as_ref()?.token_rows()
+    }
+
+    /// Whether the vision tower's encoder runs on the fused CPU layers (`model/cpu_layer`).
+    pub fn fused_layers(&self) -> bool {
+        self.vision.fused_layers()
     }
 
     /// `exp(logit_scale)`, multiplied into the cosine similarities.

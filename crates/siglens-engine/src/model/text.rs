@@ -116,9 +116,10 @@ impl TextTower {
             }
             None => None,
         };
-        let x = self.encoder.forward(&x, additive.as_ref())?;
+        // Only the last position is pooled, so the last layer computes only it.
+        let x = self.encoder.forward(&x, additive.as_ref(), true)?;
         let x = self.final_ln.forward(&x)?;
-        let last = x.narrow(1, s - 1, 1)?.squeeze(1)?;
+        let last = x.narrow(1, x.dim(1)? - 1, 1)?.squeeze(1)?;
         Ok(self.head.forward(&last)?.to_dtype(DType::F32)?)
     }
 }

@@ -101,7 +101,7 @@ impl VisionTower {
             .patch
             .forward(&patches)?
             .broadcast_add(&self.position)?;
-        let x = self.encoder.forward(&x, None)?;
+        let x = self.encoder.forward(&x, None, false)?;
         let x = self.post_ln.forward(&x)?;
         let probe = self
             .probe
@@ -110,6 +110,10 @@ impl VisionTower {
         let h = self.head_attn.forward(&probe, &x, None)?;
         let h = (&h + self.head_mlp.forward(&self.head_ln.forward(&h)?)?)?;
         Ok(h.squeeze(1)?.to_dtype(DType::F32)?)
+    }
+
+    pub fn fused_layers(&self) -> bool {
+        self.encoder.is_fused()
     }
 
     pub fn device(&self) -> &Device {

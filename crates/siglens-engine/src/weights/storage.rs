@@ -158,12 +158,17 @@ pub fn quantize_for_storage(
 /// in wasm (~2-3x, BENCHMARKS.md "Browser kernels", and ~1/4 of the f32 bytes) and on x86-64
 /// CPUs with AVX-512 VNNI (~1.4-1.6x for the whole base vision tower); elsewhere natively
 /// Candle's f32 is as fast as our AVX2 / scalar versions, so q8_0 stays dequantized.
+///
+/// `fused_layers`: where every linear of an encoder layer is on the int8 kernel (CPU, f32),
+/// the layer runs on plain buffers with its steps fused and threaded (`model/cpu_layer`)
+/// instead of as Candle tensor ops; off only to measure or check one against the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputePolicy {
     pub quantized_q4k: bool,
     pub quantized_q8_0: bool,
     pub quantized_q4_0: bool,
     pub int8_kernel: bool,
+    pub fused_layers: bool,
 }
 
 /// What a linear layer computes on, for a weight stored in some dtype.
@@ -185,6 +190,7 @@ impl ComputePolicy {
             quantized_q8_0: false,
             quantized_q4_0: false,
             int8_kernel: crate::kernels::int8_is_faster(),
+            fused_layers: true,
         }
     }
 
@@ -195,6 +201,7 @@ impl ComputePolicy {
             quantized_q8_0: false,
             quantized_q4_0: false,
             int8_kernel: false,
+            fused_layers: true,
         }
     }
 

@@ -1,0 +1,286 @@
+//! Multi-head attention on plain f32 buffers (the encoder's CPU path, `model/cpu_layer`):
+//! per (sequence, head) `softmax(q kᵀ * scale + mask) v`, heads shared over the threads.
+//! The two products are a small register-tiled f32 GEMM written so LLVM vectorizes its
+//! columns (simd128 in wasm; AVX-512 natively where the CPU has it): Candle's GEMM ran
+//! them at ~20 GFLOP/s in wasm, and its per-op tensors cost copies and a serial softmax.
+
+use super::par;
+use super::softmax::softmax_row;
+
+/// Columns a GEMM tile holds (two f32x4 in wasm, one 512-bit register natively).
+#[cfg(target_arch = "wasm32")]
+const NR: usize = 8;
+#[cfg(not(target_arch = "wasm32"))]
+const NR: usize = 16;
+/// Rows a GEMM tile holds.
+const MR: usize = 4;
+
+/// `C (m x n) = A (m x kk) @ B (kk x n)`, row strides `lda`, `ldb`, `ldc`; `n` a multiple
+/// of [`NR`].
+///
+/// Safety: the pointers cover those extents.
+#[inline(always)]
+unsafe fn gemm_generic(
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    (m, kk, n): (usize, usize, usize),
+) {
+    debug_assert!(n.is_multiple_of(NR));
+    let mut r = 0;
+    while r < m {
+        let mr = MR.min(m - r);
+        let mut j = 0;
+        while j < n {
+            let (a, b, c) = (a.add(r * lda), b.add(j), c.add(r * ldc + j));
+            match mr {
+                4 => tile::<4>(a, lda, b, ldb, c, ldc, kk),
+                3 => tile::<3>(a, lda, b, ldb, c, ldc, kk),
+                2 => tile::<2>(a, lda, b, ldb, c, ldc, kk),
+                _ => tile::<1>(a, lda, b, ldb, c, ldc, kk),
+            }
+            j += NR;
+        }
+        r += mr;
+    }
+}
+
+/// One `R x NR` tile of C over all of `kk`, the accumulators in registers.
+#[inline(always)]
+unsafe fn tile<const R: usize>(
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    kk: usize,
+) {
+    let mut acc = [[0f32; NR]; R];
+    for p in 0..kk {
+        let bv: [f32; NR] = (b.add(p * ldb) as *const [f32; NR]).read_unaligned();
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = *a.add(r * lda + p);
+            for (s, w) in row.iter_mut().zip(&bv) {
+                *s += av * w;
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        (c.add(r * ldc) as *mut [f32; NR]).write_unaligned(*row);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gemm_avx512(
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    dims: (usize, usize, usize),
+) {
+    gemm_generic(a, lda, b, ldb, c, ldc, dims)
+}
+
+/// Safe entry: checks the extents, picks the build for this CPU.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    (m, kk, n): (usize, usize, usize),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(n.is_multiple_of(NR) && lda >= kk && ldb >= n && ldc >= n);
+    assert!(a.len() >= (m - 1) * lda + kk && c.len() >= (m - 1) * ldc + n);
+    assert!(kk == 0 || b.len() >= (kk - 1) * ldb + n);
+    let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: extents checked above; the CPU has AVX-512F.
+        return unsafe { gemm_avx512(a, lda, b, ldb, c, ldc, (m, kk, n)) };
+    }
+    // SAFETY: extents checked above.
+    unsafe { gemm_generic(a, lda, b, ldb, c, ldc, (m, kk, n)) }
+}
+
+/// The shape of one attention call over `qkv`, the q/k/v projections side by side
+/// (`rows x 3 * hidden`, rows = `batch * seq`).
+#[derive(Debug, Clone, Copy)]
+pub struct Heads {
+    pub batch: usize,
+    pub seq: usize,
+    pub heads: usize,
+    pub head_dim: usize,
+    pub scale: f32,
+    /// Only each sequence's last query (the text tower's last layer: only the last position
+    /// is pooled).
+    pub last_query_only: bool,
+}
+
+impl Heads {
+    pub fn hidden(&self) -> usize {
+        self.heads * self.head_dim
+    }
+
+    /// Query rows per sequence in the output.
+    pub fn queries(&self) -> usize {
+        if self.last_query_only {
+            1
+        } else {
+            self.seq
+        }
+    }
+}
+
+/// Attention over `qkv` (`batch * seq` rows of `[q | k | v]`, each `hidden` wide); `mask`:
+/// additive, `batch x seq` (added to every query's scores). Returns `batch * queries` rows
+/// of `hidden`, heads merged back in order.
+pub fn attention(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
+    let (s, d, hidden) = (h.seq, h.head_dim, h.hidden());
+    let width = 3 * hidden;
+    assert_eq!(qkv.len(), h.batch * s * width, "qkv is not rows x 3 * hidden");
+    assert!(d.is_multiple_of(NR), "head size {d} is not a multiple of {NR}");
+    if let Some(m) = mask {
+        assert_eq!(m.len(), h.batch * s);
+    }
+    let sq = h.queries();
+    let s_pad = s.div_ceil(NR) * NR;
+    let per_head = par::map(h.batch * h.heads, |task| {
+        let (bi, head) = (task / h.heads, task % h.heads);
+        let seq = &qkv[bi * s * width..][..s * width];
+        // kᵀ, `d x s_pad`, padded with zero columns so the product's width is whole tiles.
+        let mut kt = vec![0f32; d * s_pad];
+        for (j, row) in seq.chunks_exact(width).enumerate() {
+            for (t, &v) in row[hidden + head * d..][..d].iter().enumerate() {
+                kt[t * s_pad + j] = v;
+            }
+        }
+        let q0 = (s - sq) * width + head * d;
+        let mut scores = vec![0f32; sq * s_pad];
+        gemm(&seq[q0..], width, &kt, s_pad, &mut scores, s_pad, (sq, d, s_pad));
+        let m = mask.map(|m| &m[bi * s..][..s]);
+        for row in scores.chunks_exact_mut(s_pad) {
+            let row = &mut row[..s];
+            // As transformers: scores scaled, then the mask added.
+            match m {
+                Some(m) => row.iter_mut().zip(m).for_each(|(v, &a)| *v = *v * h.scale + a),
+                None => row.iter_mut().for_each(|v| *v *= h.scale),
+            }
+            softmax_row(row);
+        }
+        let mut o = vec![0f32; sq * d];
+        let v0 = 2 * hidden + head * d;
+        gemm(&scores, s_pad, &seq[v0..], width, &mut o, d, (sq, s, d));
+        o
+    });
+    let mut out = vec![0f32; h.batch * sq * hidden];
+    for (task, o) in per_head.iter().enumerate() {
+        let (bi, head) = (task / h.heads, task % h.heads);
+        for (i, row) in o.chunks_exact(d).enumerate() {
+            out[(bi * sq + i) * hidden + head * d..][..d].copy_from_slice(row);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(seed: usize, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i + seed) * 2654435761) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    /// The plain definition in f64.
+    fn reference(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f64> {
+        let (s, d, hid) = (h.seq, h.head_dim, h.hidden());
+        let w = 3 * hid;
+        let mut out = Vec::new();
+        for b in 0..h.batch {
+            for i in (s - h.queries())..s {
+                let mut row = vec![0f64; hid];
+                for head in 0..h.heads {
+                    let at = |r: usize, part: usize, t: usize| {
+                        qkv[(b * s + r) * w + part * hid + head * d + t] as f64
+                    };
+                    let mut sc: Vec<f64> = (0..s)
+                        .map(|j| {
+                            let dot: f64 = (0..d).map(|t| at(i, 0, t) * at(j, 1, t)).sum();
+                            dot * h.scale as f64 + mask.map_or(0.0, |m| m[b * s + j] as f64)
+                        })
+                        .collect();
+                    let mx = sc.iter().cloned().fold(f64::MIN, f64::max);
+                    sc.iter_mut().for_each(|v| *v = (*v - mx).exp());
+                    let sum: f64 = sc.iter().sum();
+                    for t in 0..d {
+                        row[head * d + t] = (0..s).map(|j| sc[j] / sum * at(j, 2, t)).sum();
+                    }
+                }
+                out.extend(row);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn equals_the_definition() {
+        for (batch, seq, heads, last, masked) in [
+            (2, 13, 3, false, false),
+            (1, 37, 2, false, true),
+            (3, 9, 2, true, true),
+            (2, 64, 1, true, false),
+        ] {
+            let d = 2 * NR;
+            let h = Heads {
+                batch,
+                seq,
+                heads,
+                head_dim: d,
+                scale: (d as f32).powf(-0.5),
+                last_query_only: last,
+            };
+            let qkv = values(seq, batch * seq * 3 * h.hidden());
+            // Masked: the second half of each sequence is padding (as transformers' dtype min).
+            let mask: Vec<f32> = (0..batch * seq)
+                .map(|i| if i % seq > seq / 2 { f32::MIN } else { 0.0 })
+                .collect();
+            let m = masked.then_some(mask.as_slice());
+            let got = attention(&qkv, &h, m);
+            let want = reference(&qkv, &h, m);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!((*g as f64 - w).abs() < 1e-5, "{g} vs {w} ({batch} {seq} {heads})");
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_equals_naive_at_edge_sizes() {
+        for (m, kk, n) in [(1, 5, NR), (7, 3, 2 * NR), (4, 64, NR), (9, 1, 3 * NR)] {
+            let a = values(1, m * kk);
+            let b = values(2, kk * n);
+            let mut c = vec![f32::NAN; m * n];
+            gemm(&a, kk, &b, n, &mut c, n, (m, kk, n));
+            for r in 0..m {
+                for j in 0..n {
+                    let want: f32 = (0..kk).map(|p| a[r * kk + p] * b[p * n + j]).sum();
+                    assert!((c[r * n + j] - want).abs() < 1e-5);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! An encoder layer on plain f32 buffers, for the CPU when every linear runs on our int8
+//! kernel (q8_0 / q4_0 in wasm, and natively on AVX-512 VNNI): q/k/v as one matrix (one
+//! activation quantization instead of three), bias / GELU / residual in the matmul's
+//! epilogue, attention on `kernels::attention`, and natively every step over the threads.
+//! As Candle ops the same layer spent ~45% of a native forward outside the matmuls, mostly
+//! in serial element-wise passes and tensor copies.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::layers::{EncoderLayer, LayerNorm, Linear};
+use crate::config::Activation;
+use crate::error::{Error, Result};
+use crate::kernels::attention::{attention, Heads};
+use crate::kernels::layer_norm::layer_norm_rows;
+use crate::kernels::{Epilogue, PackedI8};
+
+struct Norm {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    eps: f32,
+}
+
+impl Norm {
+    fn new(ln: &LayerNorm) -> Result<Self> {
+        let (w, b, eps) = ln.parts();
+        Ok(Self {
+            weight: w.to_vec1()?,
+            bias: b.to_vec1()?,
+            eps,
+        })
+    }
+
+    fn forward(&self, x: &[f32]) -> Vec<f32> {
+        layer_norm_rows(x, &self.weight, &self.bias, self.eps)
+    }
+}
+
+/// A matrix on the int8 kernel and its bias.
+struct Int8Linear {
+    w: Arc<PackedI8>,
+    bias: Vec<f32>,
+}
+
+impl Int8Linear {
+    fn new(l: &Linear) -> Result<Option<Self>> {
+        Ok(match l.int8_parts() {
+            Some((w, Some(b))) => Some(Self {
+                w: w.clone(),
+                bias: b.to_vec1()?,
+            }),
+            _ => None,
+        })
+    }
+
+    fn forward(&self, x: &[f32], rows: usize, gelu: bool, residual: Option<&[f32]>) -> Vec<f32> {
+        let ep = Epilogue {
+            bias: Some(&self.bias),
+            gelu,
+            residual,
+        };
+        self.w.matmul_with(x, rows, &ep)
+    }
+}
+
+pub struct CpuLayer {
+    ln1: Norm,
+    qkv: Int8Linear,
+    out: Int8Linear,
+    ln2: Norm,
+    fc1: Int8Linear,
+    fc2: Int8Linear,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl CpuLayer {
+    /// Whether `l` can run here: every linear on the int8 kernel with a bias, q/k/v packed
+    /// alike, the tanh GELU, and a head size the attention kernel tiles.
+    pub fn applies(l: &EncoderLayer) -> bool {
+        let a = &l.attn;
+        let int8 = |p: &Linear| p.int8_parts().and_then(|(w, b)| b.map(|_| w.clone()));
+        let (Some(q), Some(k), Some(v)) = (int8(&a.q), int8(&a.k), int8(&a.v)) else {
+            return false;
+        };
+        l.mlp.act == Activation::GeluPytorchTanh
+            && a.head_dim.is_multiple_of(16)
+            && a.heads * a.head_dim == q.out_dim()
+            && PackedI8::can_concat(&[&q, &k, &v])
+            && [&a.out, &l.mlp.fc1, &l.mlp.fc2]
+                .iter()
+                .all(|p| int8(p).is_some())
+    }
+
+    /// The layer on plain buffers; `l` must be one that [`Self::applies`] to. Consumes it,
+    /// so its q/k/v matrices are freed as their concatenation is made.
+    pub fn from_layer(l: EncoderLayer) -> Result<Self> {
+        let EncoderLayer {
+            ln1,
+            attn,
+            ln2,
+            mlp,
+        } = l;
+        let lin = |p: &Linear| {
+            Int8Linear::new(p)?.ok_or_else(|| Error::Weights("a linear left the int8 kernel".into()))
+        };
+        let qkv = {
+            let (q, k, v) = (lin(&attn.q)?, lin(&attn.k)?, lin(&attn.v)?);
+            let w = PackedI8::concat_columns(&[&q.w, &k.w, &v.w])
+                .ok_or_else(|| Error::Weights("q/k/v packed differently".into()))?;
+            Int8Linear {
+                w: Arc::new(w),
+                bias: [q.bias, k.bias, v.bias].concat(),
+            }
+        };
+        Ok(Self {
+            ln1: Norm::new(&ln1)?,
+            qkv,
+            out: lin(&attn.out)?,
+            ln2: Norm::new(&ln2)?,
+            fc1: lin(&mlp.fc1)?,
+            fc2: lin(&mlp.fc2)?,
+            heads: attn.heads,
+            head_dim: attn.head_dim,
+        })
+    }
+
+    /// `x`: `batch * seq` rows of `hidden`; `mask`: additive, `batch x seq`. With
+    /// `last_only`, only each sequence's last position is computed past the attention's keys
+    /// and values (what the text tower pools): `batch` rows come out, else `batch * seq`.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        batch: usize,
+        seq: usize,
+        mask: Option<&[f32]>,
+        last_only: bool,
+    ) -> Result<Vec<f32>> {
+        let hidden = self.heads * self.head_dim;
+        if x.len() != batch * seq * hidden {
+            return Err(Error::Unsupported(format!(
+                "encoder input of {} values is not {batch} x {seq} x {hidden}",
+                x.len()
+            )));
+        }
+        let rows = batch * seq;
+        let qkv = self.qkv.forward(&self.ln1.forward(x), rows, false, None);
+        let heads = Heads {
+            batch,
+            seq,
+            heads: self.heads,
+            head_dim: self.head_dim,
+            scale: (self.head_dim as f32).powf(-0.5),
+            last_query_only: last_only,
+        };
+        let o = attention(&qkv, &heads, mask);
+        let rows = batch * heads.queries();
+        let residual: Cow<[f32]> = if last_only {
+            Cow::Owned(
+                x.chunks_exact(seq * hidden)
+                    .flat_map(|s| &s[(seq - 1) * hidden..])
+                    .copied()
+                    .collect(),
+            )
+        } else {
+            Cow::Borrowed(x)
+        };
+        let x = self.out.forward(&o, rows, false, Some(&residual));
+        let h = self.fc1.forward(&self.ln2.forward(&x), rows, true, None);
+        Ok(self.fc2.forward(&h, rows, false, Some(&x)))
+    }
+}
