@@ -175,7 +175,9 @@ fn fused_cpu_layers_equal_the_tensor_ops() {
             .flatten()
             .zip(ti.iter().chain(&tt).flatten())
             .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        eprintln!("[{name}] fused vs tensor ops: image cos {ci:.7} text cos {ct:.7} max|d| {worst:.2e}");
+        eprintln!(
+            "[{name}] fused vs tensor ops: image cos {ci:.7} text cos {ct:.7} max|d| {worst:.2e}"
+        );
         assert!(ci > 0.99999 && ct > 0.99999, "{name}: {ci} {ct}");
         // With and without the mask, each through both paths.
         let labels = r.strs("labels");
@@ -195,9 +197,18 @@ fn fused_cpu_layers_equal_the_tensor_ops() {
         };
         use siglens_engine::TextMask::{Always, Never};
         let (fa, fnm) = (texts(true, Always), texts(true, Never));
-        let (ca, cm) = (min_cosine(&fa, &texts(false, Always)), min_cosine(&fnm, &texts(false, Never)));
-        assert!(ca > 0.99999 && cm > 0.99999, "{name} mask / none: {ca} {cm}");
-        assert!(min_cosine(&fa, &fnm) < 0.9999, "{name}: the mask changed nothing");
+        let (ca, cm) = (
+            min_cosine(&fa, &texts(false, Always)),
+            min_cosine(&fnm, &texts(false, Never)),
+        );
+        assert!(
+            ca > 0.99999 && cm > 0.99999,
+            "{name} mask / none: {ca} {cm}"
+        );
+        assert!(
+            min_cosine(&fa, &fnm) < 0.9999,
+            "{name}: the mask changed nothing"
+        );
     }
 }
 

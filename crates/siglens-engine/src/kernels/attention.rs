@@ -150,8 +150,15 @@ impl Heads {
 pub fn attention(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
     let (s, d, hidden) = (h.seq, h.head_dim, h.hidden());
     let width = 3 * hidden;
-    assert_eq!(qkv.len(), h.batch * s * width, "qkv is not rows x 3 * hidden");
-    assert!(d.is_multiple_of(NR), "head size {d} is not a multiple of {NR}");
+    assert_eq!(
+        qkv.len(),
+        h.batch * s * width,
+        "qkv is not rows x 3 * hidden"
+    );
+    assert!(
+        d.is_multiple_of(NR),
+        "head size {d} is not a multiple of {NR}"
+    );
     if let Some(m) = mask {
         assert_eq!(m.len(), h.batch * s);
     }
@@ -169,17 +176,17 @@ pub fn attention(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
         }
         let q0 = (s - sq) * width + head * d;
         let mut scores = vec![0f32; sq * s_pad];
-        gemm(&seq[q0..], width, &kt, s_pad, &mut scores, s_pad, (sq, d, s_pad));
+        gemm(
+            &seq[q0..],
+            width,
+            &kt,
+            s_pad,
+            &mut scores,
+            s_pad,
+            (sq, d, s_pad),
+        );
         let m = mask.map(|m| &m[bi * s..][..s]);
-        for row in scores.chunks_exact_mut(s_pad) {
-            let row = &mut row[..s];
-            // As transformers: scores scaled, then the mask added.
-            match m {
-                Some(m) => row.iter_mut().zip(m).for_each(|(v, &a)| *v = *v * h.scale + a),
-                None => row.iter_mut().for_each(|v| *v *= h.scale),
-            }
-            softmax_row(row);
-        }
+        scaled_softmax(&mut scores, s_pad, s, h.scale, m);
         let mut o = vec![0f32; sq * d];
         let v0 = 2 * hidden + head * d;
         gemm(&scores, s_pad, &seq[v0..], width, &mut o, d, (sq, s, d));
@@ -193,6 +200,21 @@ pub fn attention(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
         }
     }
     out
+}
+
+wide_on_avx512! {
+    /// Each row (`s` of every `s_pad`): scaled, then the mask added (as transformers), then
+    /// softmax.
+    fn scaled_softmax(scores: &mut [f32], s_pad: usize, s: usize, scale: f32, mask: Option<&[f32]>) {
+        for row in scores.chunks_exact_mut(s_pad) {
+            let row = &mut row[..s];
+            match mask {
+                Some(m) => row.iter_mut().zip(m).for_each(|(v, &a)| *v = *v * scale + a),
+                None => row.iter_mut().for_each(|v| *v *= scale),
+            }
+            softmax_row(row);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -263,7 +285,10 @@ mod tests {
             let want = reference(&qkv, &h, m);
             assert_eq!(got.len(), want.len());
             for (g, w) in got.iter().zip(&want) {
-                assert!((*g as f64 - w).abs() < 1e-5, "{g} vs {w} ({batch} {seq} {heads})");
+                assert!(
+                    (*g as f64 - w).abs() < 1e-5,
+                    "{g} vs {w} ({batch} {seq} {heads})"
+                );
             }
         }
     }

@@ -159,7 +159,10 @@ pub struct Epilogue<'a> {
 
 impl Epilogue<'_> {
     fn check(&self, m: usize, n: usize) {
-        assert!(self.bias.is_none_or(|b| b.len() == n), "bias is not {n} long");
+        assert!(
+            self.bias.is_none_or(|b| b.len() == n),
+            "bias is not {n} long"
+        );
         assert!(
             self.residual.is_none_or(|r| r.len() == m * n),
             "residual is not {m} x {n}"
@@ -168,18 +171,25 @@ impl Epilogue<'_> {
 
     /// On rows `row0..` of the output, `stride` apart, the first `n` values of each.
     fn apply(&self, out: &mut [f32], stride: usize, n: usize, row0: usize) {
-        if self.bias.is_none() && !self.gelu && self.residual.is_none() {
-            return;
+        if self.bias.is_some() || self.gelu || self.residual.is_some() {
+            epilogue_rows(self, out, stride, n, row0);
         }
+    }
+}
+
+wide_on_avx512! {
+    fn epilogue_rows(ep: &Epilogue, out: &mut [f32], stride: usize, n: usize, row0: usize) {
         for (i, row) in out.chunks_exact_mut(stride).enumerate() {
             let row = &mut row[..n];
-            if let Some(b) = self.bias {
+            if let Some(b) = ep.bias {
                 row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
             }
-            if self.gelu {
-                super::gelu::gelu_tanh_slice(row);
+            if ep.gelu {
+                for v in row.iter_mut() {
+                    *v = super::gelu::gelu_tanh(*v);
+                }
             }
-            if let Some(r) = self.residual {
+            if let Some(r) = ep.residual {
                 let r = &r[(row0 + i) * n..][..n];
                 row.iter_mut().zip(r).for_each(|(v, r)| *v = r + *v);
             }
@@ -513,8 +523,10 @@ impl PackedI8 {
     fn matmul_threaded(&self, x: &[f32], m: usize, kernel: RowsKernel, ep: &Epilogue) -> Vec<f32> {
         use rayon::prelude::*;
         assert_eq!(x.len(), m * self.k, "input is not m x {}", self.k);
+        // An even share each (not whole 8-row tiles: 196 rows went 104 / 92, and the larger
+        // share set the time); a share's last tile may be short.
         let threads = rayon::current_num_threads().max(1);
-        let rows = m.div_ceil(threads).div_ceil(8).max(1) * 8;
+        let rows = m.div_ceil(threads).max(1);
         let mut acc = vec![0f32; m * self.n_pad];
         acc.par_chunks_mut(rows * self.n_pad)
             .zip(x.par_chunks(rows * self.k))
@@ -814,12 +826,19 @@ mod tests {
             for (i, p) in parts.iter().enumerate() {
                 let y = p.matmul_scalar(&x, m);
                 for r in 0..m {
-                    assert_eq!(whole[r * 3 * n + i * n..][..n], y[r * n..][..n], "{layout:?}");
+                    assert_eq!(
+                        whole[r * 3 * n + i * n..][..n],
+                        y[r * n..][..n],
+                        "{layout:?}"
+                    );
                 }
             }
         }
         let odd = PackedI8::from_f32(&lcg(1, 5 * k), 5, k, 32);
-        assert!(PackedI8::concat_columns(&[&odd, &odd]).is_none(), "padded parts");
+        assert!(
+            PackedI8::concat_columns(&[&odd, &odd]).is_none(),
+            "padded parts"
+        );
 
         let p = PackedI8::from_f32(&lcg(4, n * k), n, k, 32);
         let bias = lcg(5, n);

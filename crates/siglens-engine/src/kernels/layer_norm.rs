@@ -10,14 +10,21 @@ pub fn layer_norm_rows(x: &[f32], weight: &[f32], bias: &[f32], eps: f32) -> Vec
     assert!(n > 0 && bias.len() == n && x.len().is_multiple_of(n));
     let mut out = vec![0f32; x.len()];
     par::for_row_chunks(&mut out, n, |first, chunk| {
-        let src = &x[first * n..][..chunk.len()];
-        for (row, o) in src.chunks_exact(n).zip(chunk.chunks_exact_mut(n)) {
-            norm_row(row, weight, bias, eps, o);
-        }
+        norm_rows(&x[first * n..][..chunk.len()], weight, bias, eps, chunk);
     });
     out
 }
 
+wide_on_avx512! {
+    fn norm_rows(src: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+        let n = weight.len();
+        for (row, o) in src.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            norm_row(row, weight, bias, eps, o);
+        }
+    }
+}
+
+#[inline(always)]
 fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [0f32; 8];
     let mut chunks = row.chunks_exact(8);
@@ -29,6 +36,7 @@ fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     lanes.iter().sum::<f32>() + chunks.remainder().iter().map(|v| f(*v)).sum::<f32>()
 }
 
+#[inline(always)]
 fn norm_row(row: &[f32], w: &[f32], b: &[f32], eps: f32, out: &mut [f32]) {
     let inv_n = 1.0 / row.len() as f32;
     let mean = lane_sum(row, |v| v) * inv_n;

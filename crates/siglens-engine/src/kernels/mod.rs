@@ -37,6 +37,31 @@ macro_rules! dispatch_tile {
     };
 }
 
+/// A free function compiled twice natively: as built, and for AVX-512F where the CPU has it
+/// (chosen at run time), so LLVM vectorizes its loops 16 lanes wide. For element-wise loops
+/// (GELU, softmax, layer norm): the same IEEE operations in wider registers, so the same
+/// numbers. In wasm, just the function.
+macro_rules! wide_on_avx512 {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+        $(#[$m])* $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn wide($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
 pub mod attention;
 pub mod exp;
 pub mod gelu;

@@ -9,6 +9,7 @@ use super::exp::exp;
 /// One row in place: subtract the max (stability), exponentiate, normalise. The max and the
 /// sum keep 8 partial lanes so LLVM vectorizes them (a single running value is a serial
 /// dependency it may not reorder).
+#[inline(always)]
 pub fn softmax_row(row: &mut [f32]) {
     let mut lanes = [f32::NEG_INFINITY; 8];
     let mut chunks = row.chunks_exact(8);

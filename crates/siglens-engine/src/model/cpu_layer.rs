@@ -102,7 +102,8 @@ impl CpuLayer {
             mlp,
         } = l;
         let lin = |p: &Linear| {
-            Int8Linear::new(p)?.ok_or_else(|| Error::Weights("a linear left the int8 kernel".into()))
+            Int8Linear::new(p)?
+                .ok_or_else(|| Error::Weights("a linear left the int8 kernel".into()))
         };
         let qkv = {
             let (q, k, v) = (lin(&attn.q)?, lin(&attn.k)?, lin(&attn.v)?);

@@ -132,13 +132,6 @@ impl Linear {
         ))
     }
 
-    pub fn from_dense(w: Tensor, bias: Option<Tensor>) -> Result<Self> {
-        Ok(Self {
-            kind: LinearKind::DenseT(w.t()?.contiguous()?),
-            bias,
-        })
-    }
-
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(x, None, None)
     }
@@ -511,7 +504,11 @@ impl Encoder {
                     let last = last_only && i + 1 == layers.len();
                     v = l.forward(&v, b, s, mask.as_deref(), last)?;
                 }
-                let sq = if last_only && !layers.is_empty() { 1 } else { s };
+                let sq = if last_only && !layers.is_empty() {
+                    1
+                } else {
+                    s
+                };
                 Ok(Tensor::from_vec(v, (b, sq, hidden), x.device())?)
             }
             Layers::Tensors(layers) => {

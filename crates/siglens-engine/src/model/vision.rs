@@ -41,17 +41,21 @@ impl VisionTower {
             eps: cfg.layer_norm_eps,
             act: cfg.hidden_act,
         };
-        // nn.MultiheadAttention keeps q/k/v as one (3h, h) matrix; split it.
+        // nn.MultiheadAttention keeps q/k/v as one (3h, h) matrix; split it, each part in
+        // its stored form (k and v then take the int8 kernel over all patches like any linear).
         let hp = format!("{p}.head.attention");
-        let in_w = ld.dense(&format!("{hp}.in_proj_weight"), &[3 * h, h])?;
+        let in_name = format!("{hp}.in_proj_weight");
+        let in_w = ld.take(&in_name)?.split_rows(&in_name, 3)?;
         let in_b = ld.dense(&format!("{hp}.in_proj_bias"), &[3 * h])?;
-        let part = |i: usize| -> Result<Linear> {
-            Linear::from_dense(in_w.narrow(0, i * h, h)?, Some(in_b.narrow(0, i * h, h)?))
-        };
+        let mut parts = in_w.into_iter().enumerate().map(|(i, w)| {
+            let b = in_b.narrow(0, i * h, h)?.contiguous()?;
+            Linear::new(w, &in_name, h, h, Some(b), ld)
+        });
+        let mut part = || parts.next().expect("three parts");
         let head_attn = Attention::cross(
-            part(0)?,
-            part(1)?,
-            part(2)?,
+            part()?,
+            part()?,
+            part()?,
             ld.linear(&format!("{hp}.out_proj"), h, h)?,
             h,
             cfg.num_attention_heads,

@@ -10,7 +10,7 @@ mod storage;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::{ggml_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 
 pub use self::convert_stream::{ModelJson, SafetensorsToGguf};
@@ -80,6 +80,45 @@ impl StoredTensor {
             )));
         }
         Ok(self.to_f32(device)?.reshape(shape)?)
+    }
+
+    /// A matrix cut into `parts` equal blocks of rows (nn.MultiheadAttention's q/k/v kept
+    /// as one `in_proj_weight`), each in its stored form: quantized blocks stay quantized,
+    /// so each part can take the int8 kernel like any linear.
+    pub fn split_rows(&self, name: &str, parts: usize) -> Result<Vec<StoredTensor>> {
+        let dims = self.dims().to_vec();
+        if dims.len() != 2 || parts == 0 || !dims[0].is_multiple_of(parts) {
+            return Err(Error::Weights(format!(
+                "tensor {name} of shape {dims:?} does not split into {parts} row blocks"
+            )));
+        }
+        let rows = dims[0] / parts;
+        match self {
+            Self::Quant(q) => {
+                let dt = q.dtype();
+                let row_bytes = dims[1] / dt.block_size() * dt.type_size();
+                let data = q.data()?;
+                (0..parts)
+                    .map(|i| {
+                        let raw = &data[i * rows * row_bytes..][..rows * row_bytes];
+                        let t = ggml_file::qtensor_from_ggml(
+                            dt,
+                            raw,
+                            vec![rows, dims[1]],
+                            &Device::Cpu,
+                        )
+                        .map_err(|e| Error::Weights(format!("tensor {name}: {e}")))?;
+                        Ok(Self::Quant(Arc::new(t)))
+                    })
+                    .collect()
+            }
+            _ => {
+                let t = self.to_f32(&Device::Cpu)?;
+                (0..parts)
+                    .map(|i| Ok(Self::Dense(t.narrow(0, i * rows, rows)?.contiguous()?)))
+                    .collect()
+            }
+        }
     }
 
     pub fn size_in_bytes(&self) -> usize {
