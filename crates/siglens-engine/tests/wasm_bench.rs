@@ -276,7 +276,14 @@ fn base_vision_tower_in_the_browser() {
             ComputePolicy::all_f32(),
         ),
         (
-            "q8_0 weights on the int8 kernel (after)",
+            "q8_0 weights on the int8 kernel, each layer as Candle tensor ops",
+            ComputePolicy {
+                fused_layers: false,
+                ..ComputePolicy::for_this_platform()
+            },
+        ),
+        (
+            "q8_0 weights on the int8 kernel, fused layers (`model/cpu_layer`, the default)",
             ComputePolicy::for_this_platform(),
         ),
     ] {

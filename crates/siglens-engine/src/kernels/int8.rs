@@ -191,7 +191,7 @@ wide_on_avx512! {
             }
             if let Some(r) = ep.residual {
                 let r = &r[(row0 + i) * n..][..n];
-                row.iter_mut().zip(r).for_each(|(v, r)| *v = r + *v);
+                row.iter_mut().zip(r).for_each(|(v, r)| *v += r);
             }
         }
     }

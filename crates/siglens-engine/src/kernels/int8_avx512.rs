@@ -64,7 +64,10 @@ unsafe fn tile<const R: usize, const C: usize>(
     }
 }
 
-/// Rows `0..m` of `qa` into `acc` (`m x n_pad`, zeroed), 8 rows x 48 columns a tile.
+/// Rows `0..m` of `qa` into `acc` (`m x n_pad`, zeroed), 4 rows x 64 columns a tile. 4 x 4
+/// registers of sums ran at ~93% of `vpdpwssd`'s peak in a loop on cached data (Zen 5),
+/// 8 x 3 at ~72%: the kernel on 197x768 @ 768x3072 went ~300 -> ~350 GOP/s on one thread
+/// (BENCHMARKS.md).
 ///
 /// Safety: the features of `available`. Panics on slices of other sizes (`walk_tiles`) or
 /// another packing.
@@ -76,14 +79,14 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
         "K block {kb}: the kernel takes a k-pair a step"
     );
     assert_eq!(p.group(), 16, "weights packed by {}", p.group());
-    super::int8::walk_tiles(p, qa, m, acc, (8, 3), |t| {
+    super::int8::walk_tiles(p, qa, m, acc, (4, 4), |t| {
         dispatch_tile!(
             tile,
             t.rows,
             t.groups,
             (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
-            rows [8, 7, 6, 5, 4, 3, 2, 1],
-            groups [1, 2, 3]
+            rows [4, 3, 2, 1],
+            groups [1, 2, 3, 4]
         );
     });
 }
