@@ -74,21 +74,7 @@ unsafe fn tile<const R: usize>(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn gemm_avx512(
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    dims: (usize, usize, usize),
-) {
-    gemm_generic(a, lda, b, ldb, c, ldc, dims)
-}
-
-/// Safe entry: checks the extents, picks the build for this CPU.
+/// `C = A @ B` on slices: checks the extents (the build for this CPU: `wide_on_avx512!`).
 #[allow(clippy::too_many_arguments)]
 fn gemm(
     a: &[f32],
@@ -105,18 +91,27 @@ fn gemm(
     assert!(n.is_multiple_of(NR) && lda >= kk && ldb >= n && ldc >= n);
     assert!(a.len() >= (m - 1) * lda + kk && c.len() >= (m - 1) * ldc + n);
     assert!(kk == 0 || b.len() >= (kk - 1) * ldb + n);
-    let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: extents checked above; the CPU has AVX-512F.
-        return unsafe { gemm_avx512(a, lda, b, ldb, c, ldc, (m, kk, n)) };
-    }
-    // SAFETY: extents checked above.
-    unsafe { gemm_generic(a, lda, b, ldb, c, ldc, (m, kk, n)) }
+    gemm_checked(a, lda, b, ldb, c, ldc, (m, kk, n));
 }
 
-/// The shape of one attention call over `qkv`, the q/k/v projections side by side
-/// (`rows x 3 * hidden`, rows = `batch * seq`).
+wide_on_avx512! {
+    /// [`gemm`] past its checks.
+    fn gemm_checked(
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        ldb: usize,
+        c: &mut [f32],
+        ldc: usize,
+        dims: (usize, usize, usize),
+    ) {
+        // SAFETY: `gemm` checked that the slices cover these extents.
+        unsafe { gemm_generic(a.as_ptr(), lda, b.as_ptr(), ldb, c.as_mut_ptr(), ldc, dims) }
+    }
+}
+
+/// The shape of one attention call over the q/k/v projections (each `batch * seq` rows of
+/// `hidden`).
 #[derive(Debug, Clone, Copy)]
 pub struct Heads {
     pub batch: usize,
@@ -144,17 +139,18 @@ impl Heads {
     }
 }
 
-/// Attention over `qkv` (`batch * seq` rows of `[q | k | v]`, each `hidden` wide); `mask`:
-/// additive, `batch x seq` (added to every query's scores). Returns `batch * queries` rows
-/// of `hidden`, heads merged back in order.
-pub fn attention(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
+/// Attention over the projections `q`, `k`, `v` (each `batch * seq` rows of `hidden`);
+/// `mask`: additive, `batch x seq` (added to every query's scores). Returns `batch *
+/// queries` rows of `hidden`, heads merged back in order.
+pub fn attention(q: &[f32], k: &[f32], v: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
     let (s, d, hidden) = (h.seq, h.head_dim, h.hidden());
-    let width = 3 * hidden;
-    assert_eq!(
-        qkv.len(),
-        h.batch * s * width,
-        "qkv is not rows x 3 * hidden"
-    );
+    for t in [q, k, v] {
+        assert_eq!(
+            t.len(),
+            h.batch * s * hidden,
+            "a projection is not rows x hidden"
+        );
+    }
     assert!(
         d.is_multiple_of(NR),
         "head size {d} is not a multiple of {NR}"
@@ -166,19 +162,20 @@ pub fn attention(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
     let s_pad = s.div_ceil(NR) * NR;
     let per_head = par::map(h.batch * h.heads, |task| {
         let (bi, head) = (task / h.heads, task % h.heads);
-        let seq = &qkv[bi * s * width..][..s * width];
+        let span = bi * s * hidden..(bi + 1) * s * hidden;
+        let (qs, ks, vs) = (&q[span.clone()], &k[span.clone()], &v[span]);
         // kᵀ, `d x s_pad`, padded with zero columns so the product's width is whole tiles.
         let mut kt = vec![0f32; d * s_pad];
-        for (j, row) in seq.chunks_exact(width).enumerate() {
-            for (t, &v) in row[hidden + head * d..][..d].iter().enumerate() {
-                kt[t * s_pad + j] = v;
+        for (j, row) in ks.chunks_exact(hidden).enumerate() {
+            for (t, &x) in row[head * d..][..d].iter().enumerate() {
+                kt[t * s_pad + j] = x;
             }
         }
-        let q0 = (s - sq) * width + head * d;
+        let q0 = (s - sq) * hidden + head * d;
         let mut scores = vec![0f32; sq * s_pad];
         gemm(
-            &seq[q0..],
-            width,
+            &qs[q0..],
+            hidden,
             &kt,
             s_pad,
             &mut scores,
@@ -188,8 +185,15 @@ pub fn attention(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f32> {
         let m = mask.map(|m| &m[bi * s..][..s]);
         scaled_softmax(&mut scores, s_pad, s, h.scale, m);
         let mut o = vec![0f32; sq * d];
-        let v0 = 2 * hidden + head * d;
-        gemm(&scores, s_pad, &seq[v0..], width, &mut o, d, (sq, s, d));
+        gemm(
+            &scores,
+            s_pad,
+            &vs[head * d..],
+            hidden,
+            &mut o,
+            d,
+            (sq, s, d),
+        );
         o
     });
     let mut out = vec![0f32; h.batch * sq * hidden];
@@ -228,16 +232,16 @@ mod tests {
     }
 
     /// The plain definition in f64.
-    fn reference(qkv: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f64> {
+    fn reference(q: &[f32], k: &[f32], v: &[f32], h: &Heads, mask: Option<&[f32]>) -> Vec<f64> {
         let (s, d, hid) = (h.seq, h.head_dim, h.hidden());
-        let w = 3 * hid;
+        let parts = [q, k, v];
         let mut out = Vec::new();
         for b in 0..h.batch {
             for i in (s - h.queries())..s {
                 let mut row = vec![0f64; hid];
                 for head in 0..h.heads {
                     let at = |r: usize, part: usize, t: usize| {
-                        qkv[(b * s + r) * w + part * hid + head * d + t] as f64
+                        parts[part][(b * s + r) * hid + head * d + t] as f64
                     };
                     let mut sc: Vec<f64> = (0..s)
                         .map(|j| {
@@ -275,14 +279,15 @@ mod tests {
                 scale: (d as f32).powf(-0.5),
                 last_query_only: last,
             };
-            let qkv = values(seq, batch * seq * 3 * h.hidden());
+            let len = batch * seq * h.hidden();
+            let (q, k, v) = (values(seq, len), values(seq + 1, len), values(seq + 2, len));
             // Masked: the second half of each sequence is padding (as transformers' dtype min).
             let mask: Vec<f32> = (0..batch * seq)
                 .map(|i| if i % seq > seq / 2 { f32::MIN } else { 0.0 })
                 .collect();
             let m = masked.then_some(mask.as_slice());
-            let got = attention(&qkv, &h, m);
-            let want = reference(&qkv, &h, m);
+            let got = attention(&q, &k, &v, &h, m);
+            let want = reference(&q, &k, &v, &h, m);
             assert_eq!(got.len(), want.len());
             for (g, w) in got.iter().zip(&want) {
                 assert!(

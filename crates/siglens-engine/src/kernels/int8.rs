@@ -401,48 +401,24 @@ impl PackedI8 {
         self.w[(col / g) * self.k * g + (kk / ks) * ks * g + (col % g) * ks + kk % ks]
     }
 
-    /// Several matrices on the same input as one, outputs side by side (q/k/v: one
-    /// activation quantization and one pass instead of three, the same numbers: rows are
-    /// quantized alone and columns computed alone). `None` unless every part has the same
-    /// K, blocks and packing, and whole column groups.
-    pub fn concat_columns(parts: &[&PackedI8]) -> Option<PackedI8> {
-        if !Self::can_concat(parts) {
-            return None;
-        }
-        let first = parts[0];
-        let n: usize = parts.iter().map(|p| p.n).sum();
-        let nb = first.k / first.kb;
-        let mut scales = Vec::with_capacity(nb * n);
-        let mut wsum = Vec::with_capacity(if first.kstep == 4 { nb * n } else { 0 });
-        for b in 0..nb {
-            for p in parts {
-                scales.extend_from_slice(&p.scales[b * p.n..][..p.n]);
-                if first.kstep == 4 {
-                    wsum.extend_from_slice(&p.wsum[b * p.n..][..p.n]);
-                }
-            }
-        }
-        Some(PackedI8 {
-            n,
-            k: first.k,
-            n_pad: n,
-            kb: first.kb,
-            g: first.g,
-            kstep: first.kstep,
-            w: parts.iter().flat_map(|p| p.w.iter().copied()).collect(),
-            scales,
-            wsum,
-        })
-    }
-
-    /// Whether [`Self::concat_columns`] takes these.
-    pub fn can_concat(parts: &[&PackedI8]) -> bool {
+    /// Whether these matrices quantize an input alike (same K, blocks and packing), so
+    /// [`Self::matmul_shared`] can quantize it once for all of them.
+    pub fn can_share_input(parts: &[&PackedI8]) -> bool {
         let Some(first) = parts.first() else {
             return false;
         };
-        parts.iter().all(|p| {
-            (p.k, p.kb, p.g, p.kstep) == (first.k, first.kb, first.g, first.kstep) && p.n == p.n_pad
-        })
+        parts
+            .iter()
+            .all(|p| (p.k, p.kb, p.g, p.kstep) == (first.k, first.kb, first.g, first.kstep))
+    }
+
+    /// Several matrices on the same input (q/k/v), each output with its epilogue: the input
+    /// is quantized once, not once a matrix, and natively all of them run in one pass over
+    /// the threads. Each output is what that matrix's [`Self::matmul_with`] gives.
+    pub fn matmul_shared(parts: &[(&PackedI8, Epilogue)], x: &[f32], m: usize) -> Vec<Vec<f32>> {
+        let mats: Vec<&PackedI8> = parts.iter().map(|(p, _)| *p).collect();
+        assert!(Self::can_share_input(&mats), "matrices packed differently");
+        Self::matmul_parts(parts, x, m, None)
     }
 
     /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm; on x86-64 AVX-512
@@ -454,61 +430,70 @@ impl PackedI8 {
     /// [`Self::matmul`], then `ep` on each output (on the threads, while the rows are in
     /// cache, natively).
     pub fn matmul_with(&self, x: &[f32], m: usize, ep: &Epilogue) -> Vec<f32> {
-        // The fastest tiles measured (BENCHMARKS.md, "Browser kernels" and "Relaxed
-        // SIMD"): 4 rows x 12 columns for simd128, 3 x 12 for relaxed SIMD.
-        let (rows, groups) = if self.kstep == 4 { (3, 3) } else { (4, 3) };
-        self.matmul_tiled_with(x, m, rows, groups, ep)
+        Self::matmul_parts(&[(self, *ep)], x, m, None).remove(0)
     }
 
     /// [`Self::matmul`] with a register tile of `rows` x `groups` (4 columns each) for the
     /// simd128 kernel (rows 1..=6, groups 1..=4; for benchmarks). Natively the tile is fixed.
     pub fn matmul_tiled(&self, x: &[f32], m: usize, rows: usize, groups: usize) -> Vec<f32> {
-        self.matmul_tiled_with(x, m, rows, groups, &Epilogue::default())
+        Self::matmul_parts(&[(self, Epilogue::default())], x, m, Some((rows, groups))).remove(0)
     }
 
-    fn matmul_tiled_with(
-        &self,
+    /// Matrices that share an input's quantization (checked by the callers), each with its
+    /// epilogue; `tile` overrides the wasm kernels' register tile.
+    fn matmul_parts(
+        parts: &[(&PackedI8, Epilogue)],
         x: &[f32],
         m: usize,
-        rows: usize,
-        groups: usize,
-        ep: &Epilogue,
-    ) -> Vec<f32> {
-        ep.check(m, self.n);
+        tile: Option<(usize, usize)>,
+    ) -> Vec<Vec<f32>> {
+        let first = parts[0].0;
+        assert_eq!(x.len(), m * first.k, "input is not m x {}", first.k);
+        for (p, ep) in parts {
+            ep.check(m, p.n);
+        }
         #[cfg(target_arch = "x86_64")]
-        if let Some(kernel) = self.x86_kernel() {
-            return self.matmul_threaded(x, m, kernel, ep);
+        if let Some(kernel) = first.x86_kernel() {
+            return Self::matmul_threaded(parts, x, m, kernel);
         }
-        let mut y = self.matmul_single(x, m, rows, groups);
-        ep.apply(&mut y, self.n, self.n, 0);
-        y
-    }
-
-    /// One thread: the wasm kernels, or the scalar one.
-    fn matmul_single(&self, x: &[f32], m: usize, rows: usize, groups: usize) -> Vec<f32> {
-        let (qa, ascale) = self.quantize_rows(x, m);
-        let mut acc = vec![0f32; m * self.n_pad];
+        // The fastest tiles measured (BENCHMARKS.md, "Browser kernels" and "Relaxed
+        // SIMD"): 4 rows x 12 columns for simd128, 3 x 12 for relaxed SIMD.
+        let (rows, groups) = tile.unwrap_or(if first.kstep == 4 { (3, 3) } else { (4, 3) });
+        let (qa, ascale) = first.quantize_rows(x, m);
         #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-        if self.kstep == 4 {
-            let halves = split_7bit(&qa, self.k);
-            super::int8_relaxed::run(self, &halves, m, &mut acc, rows, groups);
-            return self.finish(acc, &ascale, m);
-        }
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        super::int8_simd::run(self, &qa, m, &mut acc, rows, groups);
-        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-        {
-            let _ = (rows, groups);
-            self.run_scalar(&qa, m, &mut acc);
-        }
-        self.finish(acc, &ascale, m)
+        let halves = (first.kstep == 4).then(|| split_7bit(&qa, first.k));
+        parts
+            .iter()
+            .map(|(p, ep)| {
+                let mut acc = vec![0f32; m * p.n_pad];
+                #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+                if let Some(h) = &halves {
+                    super::int8_relaxed::run(p, h, m, &mut acc, rows, groups);
+                    let mut y = p.finish(acc, &ascale, m);
+                    ep.apply(&mut y, p.n, p.n, 0);
+                    return y;
+                }
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                super::int8_simd::run(p, &qa, m, &mut acc, rows, groups);
+                #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+                {
+                    let _ = (rows, groups);
+                    p.run_scalar(&qa, m, &mut acc);
+                }
+                let mut y = p.finish(acc, &ascale, m);
+                ep.apply(&mut y, p.n, p.n, 0);
+                y
+            })
+            .collect()
     }
 
     /// The x86-64 SIMD kernel for this packing and CPU: AVX-512 VNNI for 16-column groups
     /// (packed so only where the CPU has it), AVX2 for 4-column ones.
     #[cfg(target_arch = "x86_64")]
     fn x86_kernel(&self) -> Option<RowsKernel> {
-        if self.g == 16 {
+        if self.kstep != 2 {
+            None
+        } else if self.g == 16 {
             Some(super::int8_avx512::run_rows)
         } else if super::int8_avx2::available() && self.kb.is_multiple_of(4) {
             Some(super::int8_avx2::run_rows)
@@ -517,30 +502,50 @@ impl PackedI8 {
         }
     }
 
-    /// Rows shared out over the rayon pool; each task quantizes its rows, runs `kernel`
-    /// and scales them (the same arithmetic as `matmul_scalar`, per row).
+    /// Rows shared out over the rayon pool; each task quantizes its rows once, runs
+    /// `kernel` for each matrix and scales them (the same arithmetic as `matmul_scalar`,
+    /// per row), then applies the matrix's epilogue.
     #[cfg(target_arch = "x86_64")]
-    fn matmul_threaded(&self, x: &[f32], m: usize, kernel: RowsKernel, ep: &Epilogue) -> Vec<f32> {
+    fn matmul_threaded(
+        parts: &[(&PackedI8, Epilogue)],
+        x: &[f32],
+        m: usize,
+        kernel: RowsKernel,
+    ) -> Vec<Vec<f32>> {
         use rayon::prelude::*;
-        assert_eq!(x.len(), m * self.k, "input is not m x {}", self.k);
-        // An even share each (not whole 8-row tiles: 196 rows went 104 / 92, and the larger
-        // share set the time); a share's last tile may be short.
+        let first = parts[0].0;
+        // An even share each (not whole tiles: 196 rows went 104 / 92 in 8-row tiles, and
+        // the larger share set the time); a share's last tile may be short.
         let threads = rayon::current_num_threads().max(1);
         let rows = m.div_ceil(threads).max(1);
-        let mut acc = vec![0f32; m * self.n_pad];
-        acc.par_chunks_mut(rows * self.n_pad)
-            .zip(x.par_chunks(rows * self.k))
+        let mut accs: Vec<Vec<f32>> = parts.iter().map(|(p, _)| vec![0f32; m * p.n_pad]).collect();
+        // Task i gets rows `i * rows..` of every output.
+        let mut tasks: Vec<Vec<&mut [f32]>> = (0..m.div_ceil(rows)).map(|_| Vec::new()).collect();
+        for (acc, (p, _)) in accs.iter_mut().zip(parts) {
+            for (t, c) in tasks.iter_mut().zip(acc.chunks_mut(rows * p.n_pad)) {
+                t.push(c);
+            }
+        }
+        tasks
+            .into_par_iter()
+            .zip(x.par_chunks(rows * first.k))
             .enumerate()
-            .for_each(|(i, (acc, x))| {
-                let r = x.len() / self.k;
-                let (qa, ascale) = self.quantize_rows(x, r);
-                // SAFETY: `x86_kernel` chose a kernel this CPU runs, for this packing;
-                // `qa` and `acc` hold `r` whole rows.
-                unsafe { kernel(self, &qa, r, acc) };
-                scale_rows(acc, &ascale, self.n_pad);
-                ep.apply(acc, self.n_pad, self.n, i * rows);
+            .for_each(|(i, (outs, x))| {
+                let r = x.len() / first.k;
+                let (qa, ascale) = first.quantize_rows(x, r);
+                for (acc, (p, ep)) in outs.into_iter().zip(parts) {
+                    // SAFETY: `x86_kernel` chose a kernel this CPU runs, for this packing
+                    // (every part has it); `qa` and `acc` hold `r` whole rows.
+                    unsafe { kernel(p, &qa, r, acc) };
+                    scale_rows(acc, &ascale, p.n_pad);
+                    ep.apply(acc, p.n_pad, p.n, i * rows);
+                }
             });
-        self.unpad(acc, m)
+        parts
+            .iter()
+            .zip(accs)
+            .map(|((p, _), acc)| p.unpad(acc, m))
+            .collect()
     }
 
     /// The portable kernel: the reference the simd128 one must equal bit for bit.
@@ -800,16 +805,18 @@ mod tests {
                     want,
                     "packing by {g} changed a value"
                 );
-                let got = p.matmul_threaded(&x, m, *run, &Epilogue::default());
+                let got =
+                    PackedI8::matmul_threaded(&[(&p, Epilogue::default())], &x, m, *run).remove(0);
                 assert_eq!(got, want, "{name} {m}x{k} @ {k}x{n}");
             }
         }
     }
 
-    /// q/k/v packed side by side give each part's numbers bit for bit, for every packing;
-    /// the epilogue equals bias, GELU and residual applied after the product, in that order.
+    /// Matrices sharing one quantization of their input give each one's own numbers bit
+    /// for bit, for every packing; the epilogue equals bias, GELU and residual applied after
+    /// the product, in that order.
     #[test]
-    fn concatenated_columns_and_the_epilogue_change_no_value() {
+    fn a_shared_input_and_the_epilogue_change_no_value() {
         let (m, k, n) = (11, 96, 32);
         let x = lcg(3, m * k);
         let mut layouts = vec![(4, 2), (16, 2)];
@@ -817,28 +824,41 @@ mod tests {
             layouts.push((4, 4));
         }
         for layout in layouts {
-            let parts: Vec<PackedI8> = (0..3)
-                .map(|i| PackedI8::from_f32_laid_out(&lcg(10 + i, n * k), n, k, 32, layout))
+            // Of different widths, one of them padded.
+            let parts: Vec<PackedI8> = [n, 5, 2 * n]
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| {
+                    PackedI8::from_f32_laid_out(&lcg(10 + i as u64, w * k), w, k, 32, layout)
+                })
                 .collect();
-            let refs: Vec<&PackedI8> = parts.iter().collect();
-            let cat = PackedI8::concat_columns(&refs).expect("same packing");
-            let whole = cat.matmul_scalar(&x, m);
-            for (i, p) in parts.iter().enumerate() {
-                let y = p.matmul_scalar(&x, m);
-                for r in 0..m {
-                    assert_eq!(
-                        whole[r * 3 * n + i * n..][..n],
-                        y[r * n..][..n],
-                        "{layout:?}"
-                    );
+            let bias = lcg(9, n);
+            let with: Vec<(&PackedI8, Epilogue)> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let ep = Epilogue {
+                        bias: (i == 0).then_some(bias.as_slice()),
+                        ..Default::default()
+                    };
+                    (p, ep)
+                })
+                .collect();
+            let ys = PackedI8::matmul_shared(&with, &x, m);
+            for ((p, ep), y) in with.iter().zip(&ys) {
+                assert_eq!(*y, p.matmul_with(&x, m, ep), "{layout:?}");
+                let mut want = p.matmul_scalar(&x, m);
+                if let Some(b) = ep.bias {
+                    want.iter_mut()
+                        .enumerate()
+                        .for_each(|(i, v)| *v += b[i % n]);
                 }
+                assert_eq!(*y, want, "{layout:?} against the scalar kernel");
             }
         }
-        let odd = PackedI8::from_f32(&lcg(1, 5 * k), 5, k, 32);
-        assert!(
-            PackedI8::concat_columns(&[&odd, &odd]).is_none(),
-            "padded parts"
-        );
+        let a = PackedI8::from_f32_laid_out(&lcg(1, 4 * k), 4, k, 32, (4, 2));
+        let b = PackedI8::from_f32_laid_out(&lcg(1, 4 * k), 4, k, 96, (4, 2));
+        assert!(!PackedI8::can_share_input(&[&a, &b]), "other blocks");
 
         let p = PackedI8::from_f32(&lcg(4, n * k), n, k, 32);
         let bias = lcg(5, n);

@@ -1,6 +1,6 @@
 //! An encoder layer on plain f32 buffers, for the CPU when every linear runs on our int8
-//! kernel (q8_0 / q4_0 in wasm, and natively on AVX-512 VNNI): q/k/v as one matrix (one
-//! activation quantization instead of three), bias / GELU / residual in the matmul's
+//! kernel (q8_0 / q4_0 in wasm, and natively on AVX-512 VNNI): q/k/v on one quantization
+//! of their input (instead of three), bias / GELU / residual in the matmul's
 //! epilogue, attention on `kernels::attention`, and natively every step over the threads.
 //! As Candle ops the same layer spent ~45% of a native forward outside the matmuls, mostly
 //! in serial element-wise passes and tensor copies.
@@ -53,19 +53,24 @@ impl Int8Linear {
         })
     }
 
-    fn forward(&self, x: &[f32], rows: usize, gelu: bool, residual: Option<&[f32]>) -> Vec<f32> {
-        let ep = Epilogue {
+    fn epilogue<'a>(&'a self, gelu: bool, residual: Option<&'a [f32]>) -> Epilogue<'a> {
+        Epilogue {
             bias: Some(&self.bias),
             gelu,
             residual,
-        };
-        self.w.matmul_with(x, rows, &ep)
+        }
+    }
+
+    fn forward(&self, x: &[f32], rows: usize, gelu: bool, residual: Option<&[f32]>) -> Vec<f32> {
+        self.w.matmul_with(x, rows, &self.epilogue(gelu, residual))
     }
 }
 
 pub struct CpuLayer {
     ln1: Norm,
-    qkv: Int8Linear,
+    q: Int8Linear,
+    k: Int8Linear,
+    v: Int8Linear,
     out: Int8Linear,
     ln2: Norm,
     fc1: Int8Linear,
@@ -79,21 +84,23 @@ impl CpuLayer {
     /// alike, the tanh GELU, and a head size the attention kernel tiles.
     pub fn applies(l: &EncoderLayer) -> bool {
         let a = &l.attn;
-        let int8 = |p: &Linear| p.int8_parts().and_then(|(w, b)| b.map(|_| w.clone()));
+        fn int8(p: &Linear) -> Option<&PackedI8> {
+            p.int8_parts().and_then(|(w, b)| b.map(|_| &**w))
+        }
         let (Some(q), Some(k), Some(v)) = (int8(&a.q), int8(&a.k), int8(&a.v)) else {
             return false;
         };
         l.mlp.act == Activation::GeluPytorchTanh
             && a.head_dim.is_multiple_of(16)
             && a.heads * a.head_dim == q.out_dim()
-            && PackedI8::can_concat(&[&q, &k, &v])
+            && PackedI8::can_share_input(&[q, k, v])
             && [&a.out, &l.mlp.fc1, &l.mlp.fc2]
                 .iter()
                 .all(|p| int8(p).is_some())
     }
 
-    /// The layer on plain buffers; `l` must be one that [`Self::applies`] to. Consumes it,
-    /// so its q/k/v matrices are freed as their concatenation is made.
+    /// The layer on plain buffers (the same packed matrices); `l` must be one that
+    /// [`Self::applies`] to.
     pub fn from_layer(l: EncoderLayer) -> Result<Self> {
         let EncoderLayer {
             ln1,
@@ -105,18 +112,11 @@ impl CpuLayer {
             Int8Linear::new(p)?
                 .ok_or_else(|| Error::Weights("a linear left the int8 kernel".into()))
         };
-        let qkv = {
-            let (q, k, v) = (lin(&attn.q)?, lin(&attn.k)?, lin(&attn.v)?);
-            let w = PackedI8::concat_columns(&[&q.w, &k.w, &v.w])
-                .ok_or_else(|| Error::Weights("q/k/v packed differently".into()))?;
-            Int8Linear {
-                w: Arc::new(w),
-                bias: [q.bias, k.bias, v.bias].concat(),
-            }
-        };
         Ok(Self {
             ln1: Norm::new(&ln1)?,
-            qkv,
+            q: lin(&attn.q)?,
+            k: lin(&attn.k)?,
+            v: lin(&attn.v)?,
             out: lin(&attn.out)?,
             ln2: Norm::new(&ln2)?,
             fc1: lin(&mlp.fc1)?,
@@ -145,7 +145,8 @@ impl CpuLayer {
             )));
         }
         let rows = batch * seq;
-        let qkv = self.qkv.forward(&self.ln1.forward(x), rows, false, None);
+        let parts = [&self.q, &self.k, &self.v].map(|l| (&*l.w, l.epilogue(false, None)));
+        let qkv = PackedI8::matmul_shared(&parts, &self.ln1.forward(x), rows);
         let heads = Heads {
             batch,
             seq,
@@ -154,7 +155,7 @@ impl CpuLayer {
             scale: (self.head_dim as f32).powf(-0.5),
             last_query_only: last_only,
         };
-        let o = attention(&qkv, &heads, mask);
+        let o = attention(&qkv[0], &qkv[1], &qkv[2], &heads, mask);
         let rows = batch * heads.queries();
         let residual: Cow<[f32]> = if last_only {
             Cow::Owned(
