@@ -467,7 +467,7 @@ impl Encoder {
             .collect::<Result<_>>()?;
         let cpu = ld.device.is_cpu() && ld.dtype == DType::F32 && ld.policy.fused_layers;
         let layers = if cpu && layers.iter().all(CpuLayer::applies) {
-            // One layer at a time, so each one's q/k/v are freed as their copy is made.
+            // Each layer moves its packed matrices over (shared, not copied).
             Layers::Cpu(
                 layers
                     .into_iter()
