@@ -784,9 +784,24 @@ try {
       many.push(p);
     }
     await addImages(many);
-    // Cancel once some are done, to check they are kept.
-    await page.waitForSelector('#gallery li[data-state="embedded"]', { timeout: 60_000 });
-    await page.click('#cancel', { timeout: 10_000 });
+    // Cancel once some are done, to check they are kept: clicked inside the page as soon as
+    // the first image is embedded (a click from here arrived after the fused engine had
+    // finished all 400 tiny-model images).
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      let obs = null;
+      const tryCancel = () => {
+        if (!document.querySelector('#gallery li[data-state="embedded"]')) return false;
+        obs?.disconnect();
+        const b = document.querySelector('#cancel');
+        if (!b) reject(new Error('no Cancel button right after the first image'));
+        else { b.click(); resolve(); }
+        return true;
+      };
+      if (tryCancel()) return;
+      obs = new MutationObserver(tryCancel);
+      obs.observe(document.body, { subtree: true, childList: true, attributes: true });
+      setTimeout(() => reject(new Error('no image embedded in 60 s')), 60_000);
+    }));
     await page.waitForFunction(() => !document.querySelector('#cancel'), null, { timeout: 60_000 });
     const embedded = await page.locator('#gallery li[data-state="embedded"]').count();
     const queued = await page.locator('#gallery li[data-state="queued"]').count();
