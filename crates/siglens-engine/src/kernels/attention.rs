@@ -15,39 +15,6 @@ const NR: usize = 16;
 /// Rows a GEMM tile holds.
 const MR: usize = 4;
 
-/// `C (m x n) = A (m x kk) @ B (kk x n)`, row strides `lda`, `ldb`, `ldc`; `n` a multiple
-/// of [`NR`].
-///
-/// Safety: the pointers cover those extents.
-#[inline(always)]
-unsafe fn gemm_generic(
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    (m, kk, n): (usize, usize, usize),
-) {
-    debug_assert!(n.is_multiple_of(NR));
-    let mut r = 0;
-    while r < m {
-        let mr = MR.min(m - r);
-        let mut j = 0;
-        while j < n {
-            let (a, b, c) = (a.add(r * lda), b.add(j), c.add(r * ldc + j));
-            match mr {
-                4 => tile::<4>(a, lda, b, ldb, c, ldc, kk),
-                3 => tile::<3>(a, lda, b, ldb, c, ldc, kk),
-                2 => tile::<2>(a, lda, b, ldb, c, ldc, kk),
-                _ => tile::<1>(a, lda, b, ldb, c, ldc, kk),
-            }
-            j += NR;
-        }
-        r += mr;
-    }
-}
-
 /// One `R x NR` tile of C over all of `kk`, the accumulators in registers.
 #[inline(always)]
 unsafe fn tile<const R: usize>(
@@ -74,29 +41,10 @@ unsafe fn tile<const R: usize>(
     }
 }
 
-/// `C = A @ B` on slices: checks the extents (the build for this CPU: `wide_on_avx512!`).
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    (m, kk, n): (usize, usize, usize),
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(n.is_multiple_of(NR) && lda >= kk && ldb >= n && ldc >= n);
-    assert!(a.len() >= (m - 1) * lda + kk && c.len() >= (m - 1) * ldc + n);
-    assert!(kk == 0 || b.len() >= (kk - 1) * ldb + n);
-    gemm_checked(a, lda, b, ldb, c, ldc, (m, kk, n));
-}
-
 wide_on_avx512! {
-    /// [`gemm`] past its checks.
-    fn gemm_checked(
+    /// `C (m x n) = A (m x kk) @ B (kk x n)` on slices, row strides `lda`, `ldb`, `ldc`; `n`
+    /// a multiple of [`NR`]. `MR x NR` tiles, the last rows in a shorter one.
+    fn gemm(
         a: &[f32],
         lda: usize,
         b: &[f32],
@@ -105,8 +53,28 @@ wide_on_avx512! {
         ldc: usize,
         dims: (usize, usize, usize),
     ) {
-        // SAFETY: `gemm` checked that the slices cover these extents.
-        unsafe { gemm_generic(a.as_ptr(), lda, b.as_ptr(), ldb, c.as_mut_ptr(), ldc, dims) }
+        let (m, kk, n) = dims;
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!(n.is_multiple_of(NR) && lda >= kk && ldb >= n && ldc >= n);
+        assert!(a.len() >= (m - 1) * lda + kk && c.len() >= (m - 1) * ldc + n);
+        assert!(kk == 0 || b.len() >= (kk - 1) * ldb + n);
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        for r in (0..m).step_by(MR) {
+            for j in (0..n).step_by(NR) {
+                // SAFETY: the slices cover these extents (checked above).
+                unsafe {
+                    let (a, b, c) = (a.add(r * lda), b.add(j), c.add(r * ldc + j));
+                    match MR.min(m - r) {
+                        4 => tile::<4>(a, lda, b, ldb, c, ldc, kk),
+                        3 => tile::<3>(a, lda, b, ldb, c, ldc, kk),
+                        2 => tile::<2>(a, lda, b, ldb, c, ldc, kk),
+                        _ => tile::<1>(a, lda, b, ldb, c, ldc, kk),
+                    }
+                }
+            }
+        }
     }
 }
 
