@@ -16,7 +16,9 @@ pub fn gelu_tanh(x: f32) -> f32 {
     x / (1.0 + exp(-2.0 * u))
 }
 
-/// In place, over a slice (the loop the vectorizer sees).
+/// In place, over a slice (the loop the vectorizer sees; inlined, so it takes the target
+/// features of its caller, e.g. `int8::epilogue_rows` on AVX-512).
+#[inline(always)]
 pub fn gelu_tanh_slice(xs: &mut [f32]) {
     for x in xs {
         *x = gelu_tanh(*x);

@@ -185,9 +185,7 @@ wide_on_avx512! {
                 row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
             }
             if ep.gelu {
-                for v in row.iter_mut() {
-                    *v = super::gelu::gelu_tanh(*v);
-                }
+                super::gelu::gelu_tanh_slice(row);
             }
             if let Some(r) = ep.residual {
                 let r = &r[(row0 + i) * n..][..n];
@@ -467,24 +465,40 @@ impl PackedI8 {
             .map(|(p, ep)| {
                 let mut acc = vec![0f32; m * p.n_pad];
                 #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-                if let Some(h) = &halves {
-                    super::int8_relaxed::run(p, h, m, &mut acc, rows, groups);
-                    let mut y = p.finish(acc, &ascale, m);
-                    ep.apply(&mut y, p.n, p.n, 0);
-                    return y;
-                }
-                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-                super::int8_simd::run(p, &qa, m, &mut acc, rows, groups);
-                #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-                {
-                    let _ = (rows, groups);
-                    p.run_scalar(&qa, m, &mut acc);
-                }
+                let h = halves.as_deref();
+                #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+                let h = None;
+                p.run_one_thread(&qa, h, m, &mut acc, (rows, groups));
                 let mut y = p.finish(acc, &ascale, m);
                 ep.apply(&mut y, p.n, p.n, 0);
                 y
             })
             .collect()
+    }
+
+    /// `acc` (`m x n_pad`, zeroed) += the block-scaled products on one thread: the
+    /// relaxed-SIMD kernel on `halves` (`split_7bit`'s rows) where the build has it, else
+    /// simd128 in wasm, else the scalar kernel; `tile` is the wasm kernels' register tile.
+    fn run_one_thread(
+        &self,
+        qa: &[i16],
+        halves: Option<&[u8]>,
+        m: usize,
+        acc: &mut [f32],
+        (rows, groups): (usize, usize),
+    ) {
+        #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+        if let Some(h) = halves {
+            return super::int8_relaxed::run(self, h, m, acc, rows, groups);
+        }
+        let _ = halves;
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        super::int8_simd::run(self, qa, m, acc, rows, groups);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        {
+            let _ = (rows, groups);
+            self.run_scalar(qa, m, acc);
+        }
     }
 
     /// The x86-64 SIMD kernel for this packing and CPU: AVX-512 VNNI for 16-column groups
