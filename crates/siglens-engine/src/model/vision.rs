@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use super::layers::{Attention, Encoder, EncoderSpec, LayerNorm, Linear, Loader, Mlp};
 use crate::config::VisionConfig;
 use crate::error::{Error, Result};
+use crate::weights::StoredTensor;
 
 pub struct VisionTower {
     cfg: VisionConfig,
@@ -47,15 +48,15 @@ impl VisionTower {
         let in_name = format!("{hp}.in_proj_weight");
         let in_w = ld.take(&in_name)?.split_rows(&in_name, 3)?;
         let in_b = ld.dense(&format!("{hp}.in_proj_bias"), &[3 * h])?;
-        let mut parts = in_w.into_iter().enumerate().map(|(i, w)| {
+        let part = |i: usize, w: StoredTensor| -> Result<Linear> {
             let b = in_b.narrow(0, i * h, h)?.contiguous()?;
             Linear::new(w, &in_name, h, h, Some(b), ld)
-        });
-        let mut part = || parts.next().expect("three parts");
+        };
+        let [wq, wk, wv] = <[StoredTensor; 3]>::try_from(in_w).expect("split_rows gives three");
         let head_attn = Attention::cross(
-            part()?,
-            part()?,
-            part()?,
+            part(0, wq)?,
+            part(1, wk)?,
+            part(2, wv)?,
             ld.linear(&format!("{hp}.out_proj"), h, h)?,
             h,
             cfg.num_attention_heads,
