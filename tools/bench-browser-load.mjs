@@ -7,11 +7,11 @@
 //   MODEL is FILE.gguf (in MODELS_DIR) or hf:NAME:DTYPE, a Hugging Face style directory
 //   MODELS_DIR/NAME (config.json, model.safetensors, ...) quantized in the browser to DTYPE.
 //   WARM_RUNS=5 by default.
-import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServer } from '../tests/e2e/server.mjs';
+import { clickLoad, launchApp, openApp } from './app-driver.mjs';
 
 const [dist, models, ...files] = process.argv.slice(2);
 if (!files.length) {
@@ -26,10 +26,7 @@ const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const mb = (b) => (b / 1e6).toFixed(1);
 
 async function load(page, file) {
-  await page.goto(base, { waitUntil: 'load' });
-  await page.waitForFunction(
-    () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'),
-    null, { timeout: 120_000 });
+  await openApp(page, base);
   if (file.startsWith('hf:')) {
     const [, name, dtype] = file.split(':');
     await page.check('#source-hf');
@@ -39,12 +36,7 @@ async function load(page, file) {
   } else {
     await page.fill('#model-url', `models/${file}`);
   }
-  await page.click('#load-model');
-  await page.waitForSelector('#model-ready, #model-error', { timeout: 600_000 });
-  if (await page.locator('#model-error').count()) {
-    throw new Error(await page.locator('#model-error').textContent());
-  }
-  const r = page.locator('#model-ready');
+  const r = await clickLoad(page, 600_000);
   const n = async (a) => Number(await r.getAttribute(a));
   return {
     fromCache: (await r.getAttribute('data-from-cache')) === 'true',
@@ -59,11 +51,7 @@ async function load(page, file) {
 const rows = [];
 for (const file of files) {
   const profile = mkdtempSync(join(tmpdir(), 'siglens-bench-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
+  const context = await launchApp(profile);
   const page = context.pages()[0] ?? (await context.newPage());
   try {
     const cold = await load(page, file);

@@ -8,11 +8,11 @@
 //
 // Usage: node tools/bench-browser.mjs DIST_DIR MODELS_DIR FILE.gguf > result.json
 //   env: RUNS=10 B=32 B_RUNS=10 LABELS=10 WARM_RUNS=5
-import { chromium } from 'playwright-core';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServer } from '../tests/e2e/server.mjs';
+import { HOUR, dropFixtureImages, launchApp, loadGguf, waitForImageWorkers } from './app-driver.mjs';
 
 const [dist, models, file] = process.argv.slice(2);
 if (!file) {
@@ -26,25 +26,11 @@ const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 const { server, url: base } = await startServer({ dist: resolve(dist), models: resolve(models), hfRoot: resolve(models) });
 const profile = mkdtempSync(join(tmpdir(), 'siglens-bench-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const context = await launchApp(profile);
 const page = context.pages()[0] ?? (await context.newPage());
-const HOUR = 3_600_000;
 
 async function load() {
-  await page.goto(base, { waitUntil: 'load' });
-  await page.waitForFunction(
-    () => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'), null, { timeout: 120_000 });
-  await page.check('#source-gguf');
-  await page.fill('#model-url', `models/${file}`);
-  await page.click('#load-model');
-  await page.waitForSelector('#model-ready, #model-error', { timeout: HOUR });
-  if (await page.locator('#model-error').count()) throw new Error(await page.locator('#model-error').textContent());
-  const r = page.locator('#model-ready');
+  const r = await loadGguf(page, base, file);
   const n = async (a) => Number(await r.getAttribute(a));
   return {
     from_cache: (await r.getAttribute('data-from-cache')) === 'true',
@@ -75,22 +61,6 @@ async function speedTest(batches, labels, runs) {
   })));
 }
 
-/// Drops `n` images (copies of the fixtures, fresh names) and times until all are embedded.
-async function dropBatch(n, round) {
-  const dir = resolve('tests/fixtures/images');
-  const pics = readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
-  const files = Array.from({ length: n }, (_, i) => {
-    const p = join(work, `r${round}-${String(i).padStart(3, '0')}-${pics[i % pics.length]}`);
-    copyFileSync(join(dir, pics[i % pics.length]), p);
-    return p;
-  });
-  const done0 = await page.locator('#gallery li[data-state="embedded"]').count();
-  const t0 = Date.now();
-  await page.setInputFiles('#image-input', files);
-  await page.waitForFunction((want) => document.querySelectorAll('#gallery li[data-state="embedded"]').length >= want,
-    done0 + n, { timeout: HOUR, polling: 100 });
-  return (Date.now() - t0) / 1000;
-}
 const work = mkdtempSync(join(tmpdir(), 'siglens-bench-img-'));
 
 try {
@@ -104,20 +74,18 @@ try {
     warm.push(w);
     log(`warm start ${i + 1}: ${w.ms.toFixed(0)} ms`);
   }
-  // The extra image workers load the model once the main engine has it: let them finish
-  // before timing, or their load competes with the first timed runs for the cores.
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  if (cores > 1) await page.waitForSelector('#image-workers', { timeout: HOUR });
+  await waitForImageWorkers(page);
   log(`speed test: batch 1 and ${LABELS} labels, ${RUNS} runs`);
   const small = await speedTest('1', LABELS, RUNS);
   log(`speed test: batch ${B}, ${B_RUNS} runs`);
   const big = await speedTest(String(B), 0, B_RUNS);
   const engines = 1 + Number((await page.locator('#image-workers').getAttribute('data-ready').catch(() => '0')) || 0);
   log(`app throughput: ${B} images dropped, ${engines} engines, ${B_RUNS} runs (+1 warm-up)`);
-  await dropBatch(B, 0);
+  await dropFixtureImages(page, work, B, 0);
   const drops = [];
   for (let r = 1; r <= B_RUNS; r++) {
-    drops.push(await dropBatch(B, r));
+    drops.push(await dropFixtureImages(page, work, B, r));
     log(`  round ${r}: ${drops.at(-1).toFixed(1)} s`);
   }
   const pick = (rows, kind, n) => rows.find((r) => r.kind === kind && r.n === n);

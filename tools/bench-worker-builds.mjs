@@ -4,27 +4,21 @@
 // warm start with the extra image workers loaded (their load would compete for the cores).
 // Usage: node tools/bench-worker-builds.mjs DIST_DIR MODELS_DIR FILE.gguf
 //   env: ROUNDS=3 RUNS=5 LABELS=10
-import { chromium } from 'playwright-core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServer } from '../tests/e2e/server.mjs';
+import { launchApp, loadGguf, waitForImageWorkers } from './app-driver.mjs';
 const [dist, models, file] = process.argv.slice(2);
 const ROUNDS = Number(process.env.ROUNDS || 3), RUNS = Number(process.env.RUNS || 5), LABELS = Number(process.env.LABELS || 10);
 const { url: base } = await startServer({ dist: resolve(dist), models: resolve(models), hfRoot: resolve(models) });
-const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'ab-')), {
-  executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+const ctx = await launchApp(mkdtempSync(join(tmpdir(), 'ab-')));
 async function run(plain) {
   const page = await ctx.newPage();
   if (plain) await page.addInitScript(() => { WebAssembly.validate = () => false; });
-  await page.goto(base, { waitUntil: 'load' });
-  await page.waitForFunction(() => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'), null, { timeout: 120000 });
-  await page.check('#source-gguf');
-  await page.fill('#model-url', `models/${file}`);
-  await page.click('#load-model');
-  await page.waitForSelector('#model-ready', { timeout: 3600000 });
-  const loadMs = `${await page.locator('#model-ready').getAttribute('data-load-ms')} (read, verify, parse, build, read wait: ${await page.locator('#model-ready').getAttribute('data-phases')})`;
-  if (await page.evaluate(() => navigator.hardwareConcurrency) > 1) await page.waitForSelector('#image-workers', { timeout: 600000 });
+  const ready = await loadGguf(page, base, file);
+  const loadMs = `${await ready.getAttribute('data-load-ms')} (read, verify, parse, build, read wait: ${await ready.getAttribute('data-phases')})`;
+  await waitForImageWorkers(page);
   await page.click('details.speed summary');
   await page.fill('#bench-batches', '1');
   await page.fill('#bench-labels', String(LABELS));

@@ -5,38 +5,26 @@
 // main thread would be the UI taking cores from them).
 //
 // Usage: node tools/probe-throughput.mjs DIST_DIR MODELS_DIR FILE.gguf   (env: B=32 ROUNDS=3)
-import { chromium } from 'playwright-core';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServer } from '../tests/e2e/server.mjs';
+import { dropFixtureImages, launchApp, loadGguf, waitForImageWorkers } from './app-driver.mjs';
+
 const [dist, models, file] = process.argv.slice(2);
 const B = Number(process.env.B || 32), ROUNDS = Number(process.env.ROUNDS || 3);
 const { server, url: base } = await startServer({ dist: resolve(dist), models: resolve(models), hfRoot: resolve(models) });
 const profile = mkdtempSync(join(tmpdir(), 'probe-'));
-const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+const context = await launchApp(profile);
 const page = context.pages()[0] ?? (await context.newPage());
-await page.goto(base, { waitUntil: 'load' });
-await page.waitForFunction(() => document.querySelector('#worker-status')?.textContent?.startsWith('Engine ready'), null, { timeout: 120000 });
-await page.check('#source-gguf');
-await page.fill('#model-url', `models/${file}`);
-await page.click('#load-model');
-await page.waitForSelector('#model-ready', { timeout: 3600000 });
-if ((await page.evaluate(() => navigator.hardwareConcurrency)) > 1 && !process.env.NOPOOL) await page.waitForSelector('#image-workers', { timeout: 3600000 });
+await loadGguf(page, base, file);
+await waitForImageWorkers(page);
 const work = mkdtempSync(join(tmpdir(), 'probe-img-'));
-const dir = resolve('tests/fixtures/images');
-const pics = readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
 const cdp = await context.newCDPSession(page);
 await cdp.send('Profiler.enable');
 for (let round = 0; round < ROUNDS; round++) {
-  const files = Array.from({ length: B }, (_, i) => { const p = join(work, `r${round}-${i}-${pics[i % pics.length]}`); copyFileSync(join(dir, pics[i % pics.length]), p); return p; });
-  const done0 = await page.locator('#gallery li[data-state="embedded"]').count();
   if (round === ROUNDS - 1) await cdp.send('Profiler.start');
-  const t0 = Date.now();
-  await page.setInputFiles('#image-input', files);
-  await page.waitForFunction((want) => document.querySelectorAll('#gallery li[data-state="embedded"]').length >= want, done0 + B, { timeout: 3600000, polling: 100 });
-  const dt = (Date.now() - t0) / 1000;
+  const dt = await dropFixtureImages(page, work, B, round);
   console.log(`round ${round}: ${dt.toFixed(2)} s, ${(B / dt).toFixed(2)} img/s`);
 }
 const { profile: prof } = await cdp.send('Profiler.stop');
