@@ -2,6 +2,7 @@
 // independent accumulator chains of `i32x4.relaxed_dot_i8x16_i7x16_add_s` (relaxed SIMD) or
 // `i32x4.add(dot_i16x8_s)` (simd128) on register operands, in headless Chromium, as G
 // instructions a second (best of 5). One chain gives the latency, many the issue rate.
+// A chain of dependent `i64.mul` (x64 `imul`, 3 cycles each) gives the clock they run at.
 //
 // Usage: node tools/bench-wasm-dot.mjs   (needs node_modules/.bin/wasm-as from npm binaryen)
 import { chromium } from 'playwright-core';
@@ -27,6 +28,12 @@ const wat = (n, relaxed) => {
   (i32x4.extract_lane 0 ${sum})))`;
 };
 const mods = [];
+// The clock: `$x = $x * $x` in a chain, 8 a loop step; its rate x 3 cycles is the GHz.
+const clock = `(module (func (export "k") (param $n i32) (result i32) (local $x i64)
+  (local.set $x (i64.extend_i32_u (local.get $n)))
+  (loop $l ${'(local.set $x (i64.mul (local.get $x) (local.get $x))) '.repeat(8)}
+   (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))
+  (i32.wrap_i64 (local.get $x))))`;
 for (const n of [1, 4, 8, 10, 12]) {
   for (const relaxed of [true, false]) {
     const f = join(dir, 'm.wat');
@@ -34,6 +41,12 @@ for (const n of [1, 4, 8, 10, 12]) {
     execFileSync('node_modules/.bin/wasm-as', ['--enable-simd', '--enable-relaxed-simd', f, '-o', `${f}.wasm`]);
     mods.push({ name: `${relaxed ? 'relaxed_dot_i8x16_i7x16_add' : 'dot_i16x8 + add'}, ${n} chains`, n, bytes: [...readFileSync(`${f}.wasm`)] });
   }
+}
+{
+  const f = join(dir, 'clock.wat');
+  writeFileSync(f, clock);
+  execFileSync('node_modules/.bin/wasm-as', [f, '-o', `${f}.wasm`]);
+  mods.push({ name: 'i64.mul, 1 chain (x 3 = the clock in GHz)', n: 8, bytes: [...readFileSync(`${f}.wasm`)] });
 }
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
 try {
