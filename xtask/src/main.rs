@@ -19,6 +19,15 @@ use serde_json::{json, Value};
 
 const ANCHORS: &str = "/tmp/anchors";
 const MODEL_FILE: &str = "siglens-base-random-q8_0.gguf";
+/// The natural photos among the fixtures (`tests/fixtures/images/SOURCES.md`).
+const FIDELITY_IMAGES: [&str; 6] = [
+    "astronaut.png",
+    "camera.png",
+    "chelsea.png",
+    "coffee.png",
+    "grace_hopper.jpg",
+    "rocket.jpg",
+];
 
 struct Opts {
     quick: bool,
@@ -110,14 +119,14 @@ fn bench(o: &Opts) -> Result<()> {
     let ours = anchors.join("siglens");
     std::fs::create_dir_all(&ours)?;
     let gguf = ours.join(MODEL_FILE);
-    if !gguf.exists() {
-        run(Command::new(&siglens)
-            .arg("quantize")
-            .arg("--model")
-            .arg(&model_dir)
-            .args(["--dtype", "q8_0", "--out"])
-            .arg(&gguf))?;
-    }
+    // Always written again (~15 s): a file from an older build may be quantized differently
+    // (e.g. before `weights::q8_0_runs`).
+    run(Command::new(&siglens)
+        .arg("quantize")
+        .arg("--model")
+        .arg(&model_dir)
+        .args(["--dtype", "q8_0", "--out"])
+        .arg(&gguf))?;
     run(Command::new("bash")
         .arg("scripts/setup.sh")
         .current_dir(&root))?;
@@ -181,6 +190,29 @@ fn bench(o: &Opts) -> Result<()> {
             .arg(peer.join("run.sh"))
             .args(["torch", "ort"]))?;
     }
+
+    // 5. Fidelity on the same weights and images: siglens' q8_0 model (the browser's
+    //    arithmetic) and onnxruntime's int8 models, each against PyTorch fp32.
+    let images: Vec<PathBuf> = FIDELITY_IMAGES
+        .iter()
+        .map(|i| root.join("tests/fixtures/images").join(i))
+        .collect();
+    let embed_json = root.join("target/bench/fidelity-siglens-q8_0.json");
+    std::fs::create_dir_all(embed_json.parent().expect("has a parent"))?;
+    let mut embed = Command::new(&siglens);
+    embed.arg("embed").arg("--model").arg(&gguf).arg("--json");
+    for i in &images {
+        embed.arg("--image").arg(i);
+    }
+    std::fs::write(&embed_json, run(embed.env("RAYON_NUM_THREADS", "2"))?)?;
+    let fidelity = last_json(&run(Command::new(&python)
+        .arg(root.join("tools/fidelity-vs-peer.py"))
+        .arg("--model")
+        .arg(&model_dir)
+        .arg("--onnx-dir")
+        .arg(anchors.join("models"))
+        .arg(format!("--siglens=q8_0={}", embed_json.display()))
+        .args(&images))?)?;
     let results = anchors.join("results");
     // With --skip-peers a peer never measured here is reported as n/a.
     let peer_result = |name: &str| -> Result<Value> {
@@ -196,6 +228,7 @@ fn bench(o: &Opts) -> Result<()> {
     let all = json!({
         "native": {"b1": native_b1, "b8": native_b8, "text": native_text},
         "browser": browser, "torch": torch, "ort": ort, "ort_web": web,
+        "fidelity": fidelity,
     });
     let stamp = run(Command::new("date").args(["-u", "+%Y-%m-%dT%H%MZ"]))?;
     let raw = root.join(format!("target/bench/{}.json", stamp.trim()));
@@ -392,6 +425,17 @@ fn report(a: &Value, o: &Opts, root: &Path, stamp: &str) -> Result<String> {
         cell(peak.map(|p| p / 1e6)),
         cell(weights.map(|w| w / 1e6)),
         x.map_or("n/a", |x| if x <= 1.3 { "yes" } else { "**no**" }),
+    );
+    let fid = &a["fidelity"];
+    let cos = |key: &str| match (f(fid, &[key, "min"]), f(fid, &[key, "mean"])) {
+        (Some(lo), Some(mean)) => format!("{lo:.6} / {mean:.6}"),
+        _ => "n/a".into(),
+    };
+    md += &format!(
+        "| image embedding cosine vs PyTorch fp32, same weights, {} fixture images (min / mean) | {} | onnxruntime int8 (quint8) | {} | - | - | - |\n",
+        fid["images"].as_u64().unwrap_or(0),
+        cos("siglens q8_0"),
+        cos("onnxruntime vision_int8_quint8.onnx"),
     );
     let ctx = [
         (

@@ -150,6 +150,27 @@ fn int8_kernel_in_the_browser() {
                 );
             }
         }
+        // The block length decides how often the relaxed tile leaves its i32 sums for the
+        // f32 epilogue (convert, scale, add into the output): every 32 K for q8_0.
+        #[cfg(feature = "relaxed-simd")]
+        {
+            let kbs = [32, 64, 128, 256, 768];
+            let packs = kbs.map(|kb| PackedI8::from_f32_laid_out(&wv, n, k, kb, (4, 4)));
+            let mut best = [f64::MAX; 5];
+            for _ in 0..20 {
+                for (b, p) in best.iter_mut().zip(&packs) {
+                    let t = now_ms();
+                    p.matmul_tiled(&xv, m, 3, 3);
+                    *b = b.min(now_ms() - t);
+                }
+            }
+            for (kb, ms) in kbs.iter().zip(best) {
+                row(
+                    &format!("relaxed dot_i8x16_i7x16, blocks of {kb}, tile 3x12 (min of 20)"),
+                    ms,
+                );
+            }
+        }
         let per_col = PackedI8::from_f32(&wv, n, k, k);
         for (r, g) in [(4, 3), (4, 2)] {
             let ms = median_ms(10, || {

@@ -44,7 +44,12 @@ fn simd128_equals_scalar_bit_for_bit() {
         let mut x = lcg(1000 + i as u64, m * k);
         // Outlier values, as transformer activations have.
         x[0] *= 40.0;
-        for kb in [32, k] {
+        // 32: q8_0's block; 256: the runs siglens writes (`weights::q8_0_runs`); k: one
+        // scale per column.
+        let mut kbs = vec![32, 256, k];
+        kbs.retain(|kb| k.is_multiple_of(*kb));
+        kbs.dedup();
+        for kb in kbs {
             // This build's packing (relaxed SIMD's where built with `relaxed-simd` and the
             // block fits it), and with that feature also simd128's, in the same run.
             let mut packings = vec![PackedI8::from_f32(&w, n, k, kb)];

@@ -317,15 +317,21 @@ impl PackedI8 {
         }
     }
 
-    /// From GGML q8_0 blocks (34 bytes: f16 scale, 32 x i8), `n` rows of `k`: exact.
+    /// From GGML q8_0 blocks (34 bytes: f16 scale, 32 x i8), `n` rows of `k`: exact. Where
+    /// runs of blocks share their scale (`weights::q8_0_runs`, how siglens writes linears)
+    /// a run becomes one block of up to 256.
     pub fn from_q8_0(data: &[u8], n: usize, k: usize) -> Self {
         assert!(k.is_multiple_of(32) && data.len() == n * (k / 32) * 34);
-        Self::from_blocks(n, k, 32, |col, b, out| {
-            let blk = &data[(col * (k / 32) + b) * 34..][..34];
-            for (o, &q) in out.iter_mut().zip(&blk[2..]) {
-                *o = q as i8;
+        let run = crate::weights::q8_0_runs::shared_run(data, n, k);
+        Self::from_blocks(n, k, 32 * run, |col, b, out| {
+            let first = (col * (k / 32) + b * run) * 34;
+            for (j, o) in out.chunks_exact_mut(32).enumerate() {
+                let blk = &data[first + j * 34..][..34];
+                for (o, &q) in o.iter_mut().zip(&blk[2..]) {
+                    *o = q as i8;
+                }
             }
-            f16::from_le_bytes([blk[0], blk[1]]).to_f32()
+            f16::from_le_bytes([data[first], data[first + 1]]).to_f32()
         })
     }
 
@@ -777,6 +783,41 @@ mod tests {
         }
     }
 
+    /// q8_0 written with shared scales (`weights::q8_0_runs`) packs as blocks of up to 256,
+    /// still exactly the stored weights, and the kernel's result stays within the bound.
+    #[test]
+    fn q8_0_runs_pack_as_long_blocks_exactly() {
+        use crate::weights::q8_0_runs;
+        for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+            let w: Vec<f32> = lcg(i as u64, n * k).iter().map(|v| v * 0.05).collect();
+            let x = lcg(100 + i as u64, m * k);
+            let data = q8_0_runs::quantize(&w, k);
+            let deq = candle_core::quantized::ggml_file::qtensor_from_ggml(
+                GgmlDType::Q8_0,
+                &data,
+                vec![n, k],
+                &Device::Cpu,
+            )
+            .unwrap()
+            .dequantize(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+            let p = PackedI8::from_q8_0(&data, n, k);
+            assert_eq!(p.kb, 32 * q8_0_runs::run_blocks(k), "k {k}");
+            assert_eq!(
+                p.dequantize(),
+                deq,
+                "k {k}: packing must keep the stored weights"
+            );
+            let y = p.matmul_scalar(&x, m);
+            check_against_f32(&x, &deq, &y, m, k, n, p.kb);
+            assert_eq!(p.matmul(&x, m), y);
+        }
+    }
+
     /// Each x86-64 SIMD kernel this CPU can run equals the scalar one bit for bit, at a
     /// token batch's shape (rows split over threads, edge tiles in both directions), with
     /// per-column scales (one block of all of K), and `matmul` picks a kernel that does.
@@ -798,11 +839,14 @@ mod tests {
         }
         for &(m, k, n, kb) in &[
             (197, 768, 50, 32),
+            // The runs siglens writes q8_0 linears in (`weights::q8_0_runs`).
+            (197, 768, 50, 256),
             (9, 256, 13, 32),
             (6, 96, 7, 96),
             (5, 12, 9, 12),
             // Several row blocks (`walk_tiles`: 40 rows at K = 3072) per thread.
             (300, 3072, 20, 32),
+            (300, 3072, 20, 256),
         ] {
             let w = lcg(m as u64, n * k);
             let x = lcg(k as u64, m * k);

@@ -10,6 +10,7 @@ use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 
 use super::gguf::metadata;
+use super::q8_0_runs;
 use super::storage::storage_plan;
 use super::StorageDType;
 use crate::error::{Error, Result};
@@ -347,6 +348,9 @@ fn convert_rows(t: &Planned, raw: &[u8], rows: usize, out: &mut Vec<u8>) -> Resu
             for v in f.flatten_all()?.to_vec1::<f32>()? {
                 out.extend_from_slice(&v.to_le_bytes());
             }
+        }
+        GgmlDType::Q8_0 if q8_0_runs::shares_scales(&t.name) => {
+            out.extend_from_slice(&q8_0_runs::quantize(&f.flatten_all()?.to_vec1()?, row));
         }
         g => {
             let q =

@@ -4,6 +4,7 @@
 mod convert_stream;
 mod gguf;
 mod gguf_stream;
+pub(crate) mod q8_0_runs;
 mod safetensors;
 mod storage;
 

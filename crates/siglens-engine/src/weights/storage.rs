@@ -3,10 +3,10 @@
 
 use std::str::FromStr;
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::{ggml_file, GgmlDType, QTensor};
 use candle_core::Tensor;
 
-use super::{StoredTensor, WeightMap};
+use super::{q8_0_runs, StoredTensor, WeightMap};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +133,14 @@ pub fn quantize_for_storage(
                 dims,
             )?,
             _ => {
-                let f: Tensor = t.to_f32(&candle_core::Device::Cpu)?.reshape(dims)?;
-                QTensor::quantize(&f, ggml)?
+                let f: Tensor = t.to_f32(&candle_core::Device::Cpu)?.reshape(dims.clone())?;
+                if ggml == GgmlDType::Q8_0 && q8_0_runs::shares_scales(name) {
+                    let v = f.flatten_all()?.to_vec1::<f32>()?;
+                    let bytes = q8_0_runs::quantize(&v, dims[dims.len() - 1]);
+                    ggml_file::qtensor_from_ggml(ggml, &bytes, dims, &candle_core::Device::Cpu)?
+                } else {
+                    QTensor::quantize(&f, ggml)?
+                }
             }
         };
         out.push((name.clone(), q));
