@@ -710,14 +710,16 @@ mod tests {
     fn quantized(w: &[f32], n: usize, k: usize, dt: GgmlDType) -> (Vec<u8>, Vec<f32>) {
         let t = Tensor::from_vec(w.to_vec(), (n, k), &Device::Cpu).unwrap();
         let q = QTensor::quantize(&t, dt).unwrap();
-        let deq = q
-            .dequantize(&Device::Cpu)
+        (q.data().unwrap().into_owned(), dequantized(&q))
+    }
+
+    fn dequantized(q: &QTensor) -> Vec<f32> {
+        q.dequantize(&Device::Cpu)
             .unwrap()
             .flatten_all()
             .unwrap()
             .to_vec1::<f32>()
-            .unwrap();
-        (q.data().unwrap().into_owned(), deq)
+            .unwrap()
     }
 
     /// Checks `y` (m x n) against `x @ wd^T` in f64 within the activation-quantization
@@ -792,19 +794,15 @@ mod tests {
             let w: Vec<f32> = lcg(i as u64, n * k).iter().map(|v| v * 0.05).collect();
             let x = lcg(100 + i as u64, m * k);
             let data = q8_0_runs::quantize(&w, k);
-            let deq = candle_core::quantized::ggml_file::qtensor_from_ggml(
-                GgmlDType::Q8_0,
-                &data,
-                vec![n, k],
-                &Device::Cpu,
-            )
-            .unwrap()
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+            let deq = dequantized(
+                &candle_core::quantized::ggml_file::qtensor_from_ggml(
+                    GgmlDType::Q8_0,
+                    &data,
+                    vec![n, k],
+                    &Device::Cpu,
+                )
+                .unwrap(),
+            );
             let p = PackedI8::from_q8_0(&data, n, k);
             assert_eq!(p.kb, 32 * q8_0_runs::run_blocks(k), "k {k}");
             assert_eq!(

@@ -6,12 +6,11 @@
 
 use std::collections::HashMap;
 
-use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
+use candle_core::quantized::{gguf_file, GgmlDType};
 use candle_core::{DType, Device, Tensor};
 
 use super::gguf::metadata;
-use super::q8_0_runs;
-use super::storage::storage_plan;
+use super::storage::{storage_plan, stored_bytes};
 use super::StorageDType;
 use crate::error::{Error, Result};
 
@@ -349,13 +348,10 @@ fn convert_rows(t: &Planned, raw: &[u8], rows: usize, out: &mut Vec<u8>) -> Resu
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
-        GgmlDType::Q8_0 if q8_0_runs::shares_scales(&t.name) => {
-            out.extend_from_slice(&q8_0_runs::quantize(&f.flatten_all()?.to_vec1()?, row));
-        }
         g => {
-            let q =
-                QTensor::quantize(&f, g).map_err(|e| bad(format!("quantizing {}: {e}", t.name)))?;
-            out.extend_from_slice(&q.data()?);
+            let bytes = stored_bytes(&t.name, &f, g)
+                .map_err(|e| bad(format!("quantizing {}: {e}", t.name)))?;
+            out.extend_from_slice(&bytes);
         }
     }
     Ok(())

@@ -112,6 +112,17 @@ pub(crate) fn storage_plan(
     (dims, ggml)
 }
 
+/// Tensor `name` (f32, in its storage shape) as its stored bytes in `ggml`: q8_0 linears in
+/// runs sharing a scale (`q8_0_runs`), all else as Candle quantizes it. Both writers, the
+/// whole-file one below and the streaming `convert_stream`, quantize through here.
+pub(crate) fn stored_bytes(name: &str, f: &Tensor, ggml: GgmlDType) -> Result<Vec<u8>> {
+    if ggml == GgmlDType::Q8_0 && q8_0_runs::shares_scales(name) {
+        let row = f.dims().last().copied().unwrap_or(0);
+        return Ok(q8_0_runs::quantize(&f.flatten_all()?.to_vec1()?, row));
+    }
+    Ok(QTensor::quantize(f, ggml)?.data()?.into_owned())
+}
+
 /// Converts every tensor to its storage form for `dtype`, ready to write.
 pub fn quantize_for_storage(
     weights: &WeightMap,
@@ -134,13 +145,8 @@ pub fn quantize_for_storage(
             )?,
             _ => {
                 let f: Tensor = t.to_f32(&candle_core::Device::Cpu)?.reshape(dims.clone())?;
-                if ggml == GgmlDType::Q8_0 && q8_0_runs::shares_scales(name) {
-                    let v = f.flatten_all()?.to_vec1::<f32>()?;
-                    let bytes = q8_0_runs::quantize(&v, dims[dims.len() - 1]);
-                    ggml_file::qtensor_from_ggml(ggml, &bytes, dims, &candle_core::Device::Cpu)?
-                } else {
-                    QTensor::quantize(&f, ggml)?
-                }
+                let bytes = stored_bytes(name, &f, ggml)?;
+                ggml_file::qtensor_from_ggml(ggml, &bytes, dims, &candle_core::Device::Cpu)?
             }
         };
         out.push((name.clone(), q));
