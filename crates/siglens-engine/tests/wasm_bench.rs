@@ -496,3 +496,230 @@ fn op_profile() -> Vec<String> {
     }
     out
 }
+
+/// The fused encoder layer's own steps (`model/cpu_layer`, what runs now) at the base
+/// vision shapes (197 tokens, 768 wide, 12 heads, MLP 3072), each timed alone, x 12
+/// layers: where a batch-1 forward's time goes, and what to make faster next.
+#[wasm_bindgen_test]
+#[ignore]
+fn fused_layer_steps_in_the_browser() {
+    // The vision tower at batch 1, and the text tower's 10 labels of 64 tokens.
+    for (batch, seq) in [(1, 197), (10, 64)] {
+        fused_layer_steps(batch, seq);
+    }
+}
+
+fn fused_layer_steps(batch: usize, seq: usize) {
+    use siglens_engine::kernels::attention::{attention, Heads};
+    use siglens_engine::kernels::layer_norm::layer_norm_rows;
+    use siglens_engine::kernels::Epilogue;
+    let (s, h, inter) = (batch * seq, 768, 3072);
+    let vals = |seed: u32, len: usize, amp: f32| -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| {
+                let v = (i.wrapping_add(seed).wrapping_mul(2654435761) >> 8) % 2000;
+                (v as f32 / 1000.0 - 1.0) * amp
+            })
+            .collect()
+    };
+    let w8 = |n: usize, k: usize, seed: u32| {
+        let t = Tensor::from_vec(vals(seed, n * k, 0.02), (n, k), &Device::Cpu).unwrap();
+        let q = quantize_for_storage(
+            &WeightMap::new(
+                [(
+                    "vision_model.encoder.layers.0.mlp.fc1.weight".to_string(),
+                    StoredTensor::Dense(t),
+                )]
+                .into(),
+            ),
+            StorageDType::Q8_0,
+        )
+        .unwrap();
+        PackedI8::from_q8_0(&q[0].1.data().unwrap(), n, k)
+    };
+    let (wq, wk, wv, wo) = (w8(h, h, 1), w8(h, h, 2), w8(h, h, 3), w8(h, h, 4));
+    let (w1, w2) = (w8(inter, h, 5), w8(h, inter, 6));
+    let x = vals(7, s * h, 1.0);
+    let xi = vals(8, s * inter, 1.0);
+    let (ln_w, ln_b) = (vec![1f32; h], vec![0f32; h]);
+    let (bias_h, bias_i) = (vec![0.01f32; h], vec![0.01f32; inter]);
+    fn ep(b: &[f32]) -> Epilogue<'_> {
+        Epilogue {
+            bias: Some(b),
+            gelu: false,
+            residual: None,
+        }
+    }
+    let heads = Heads {
+        batch,
+        seq,
+        heads: 12,
+        head_dim: 64,
+        scale: 0.125,
+        last_query_only: false,
+    };
+    let (q, k, v) = (
+        vals(9, s * h, 1.0),
+        vals(10, s * h, 1.0),
+        vals(11, s * h, 1.0),
+    );
+    let rows: Vec<(&str, f64)> = vec![
+        (
+            "layer norms (2)",
+            median_ms(9, || {
+                layer_norm_rows(&x, &ln_w, &ln_b, 1e-6);
+                layer_norm_rows(&x, &ln_w, &ln_b, 1e-6);
+            }),
+        ),
+        (
+            "q/k/v, one quantization (matmul_shared)",
+            median_ms(9, || {
+                let e = ep(&bias_h);
+                PackedI8::matmul_shared(&[(&wq, e), (&wk, e), (&wv, e)], &x, s);
+            }),
+        ),
+        (
+            "attention (12 heads, f32)",
+            median_ms(9, || {
+                attention(&q, &k, &v, &heads, None);
+            }),
+        ),
+        (
+            "out projection + bias + residual",
+            median_ms(9, || {
+                let e = Epilogue {
+                    residual: Some(&x),
+                    ..ep(&bias_h)
+                };
+                wo.matmul_with(&x, s, &e);
+            }),
+        ),
+        (
+            "fc1 + bias + GELU",
+            median_ms(9, || {
+                let e = Epilogue {
+                    gelu: true,
+                    ..ep(&bias_i)
+                };
+                w1.matmul_with(&x, s, &e);
+            }),
+        ),
+        (
+            "fc2 + bias + residual",
+            median_ms(9, || {
+                let e = Epilogue {
+                    residual: Some(&x),
+                    ..ep(&bias_h)
+                };
+                w2.matmul_with(&xi, s, &e);
+            }),
+        ),
+    ];
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    let extra: Vec<(&str, f64)> = vec![
+        (
+            "  of which: fc1 without epilogue",
+            median_ms(9, || {
+                w1.matmul(&x, s);
+            }),
+        ),
+        (
+            "  of which: fc1 + bias only",
+            median_ms(9, || {
+                w1.matmul_with(&x, s, &ep(&bias_i));
+            }),
+        ),
+        (
+            "  of which: fc2 without epilogue",
+            median_ms(9, || {
+                w2.matmul(&xi, s);
+            }),
+        ),
+    ];
+    let mut out = vec![
+        format!("| fused layer step, {batch} x {seq} tokens (x 12 layers), wasm | ms per forward | share |"),
+        "|---|---|---|".into(),
+    ];
+    for (name, ms) in rows.iter().chain(&extra) {
+        out.push(format!(
+            "| {name} | {:.1} | {:.1}% |",
+            ms * 12.0,
+            100.0 * ms / total
+        ));
+    }
+    out.push(format!("| sum | {:.1} | |", total * 12.0));
+    console_log!("{}", out.join("\n"));
+}
+
+/// The ceiling: each instruction the kernels are built on, alone in a loop on registers
+/// (12 independent accumulators, no loads), in multiply-adds per second. The int8 kernel
+/// spends two relaxed dots per weight (its 14-bit activations are two 7-bit halves), so
+/// its ceiling in 14-bit multiply-adds is half the relaxed dot's row.
+#[wasm_bindgen_test]
+#[ignore]
+fn instruction_ceilings_in_the_browser() {
+    use core::arch::wasm32::*;
+    const ITERS: usize = 2_000_000;
+    // Inputs from memory the optimiser cannot see through, so the loop is not folded.
+    let seed = std::hint::black_box([1i8; 16]);
+    let a = unsafe { v128_load(seed.as_ptr() as *const v128) };
+    #[inline(never)]
+    fn f32_mul_add(a: v128) -> v128 {
+        // Normal floats (the seed's bytes as f32 would be denormals, which run microcode).
+        let a = f32x4_convert_i32x4(a);
+        let mut acc = [f32x4_splat(0.0); 12];
+        for _ in 0..ITERS {
+            // Through memory once an iteration, so the product is not hoisted.
+            let b = std::hint::black_box(a);
+            for s in acc.iter_mut() {
+                *s = f32x4_add(*s, f32x4_mul(b, b));
+            }
+        }
+        acc.iter().fold(f32x4_splat(0.0), |x, y| f32x4_add(x, *y))
+    }
+    #[inline(never)]
+    fn dot_i16(a: v128) -> v128 {
+        let mut acc = [i32x4_splat(0); 12];
+        for _ in 0..ITERS {
+            let b = std::hint::black_box(a);
+            for s in acc.iter_mut() {
+                *s = i32x4_add(*s, i32x4_dot_i16x8(b, b));
+            }
+        }
+        acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
+    }
+    #[cfg(feature = "relaxed-simd")]
+    #[target_feature(enable = "relaxed-simd")]
+    #[inline(never)]
+    unsafe fn relaxed_dot(a: v128) -> v128 {
+        let mut acc = [i32x4_splat(0); 12];
+        for _ in 0..ITERS {
+            let b = std::hint::black_box(a);
+            for s in acc.iter_mut() {
+                *s = i32x4_relaxed_dot_i8x16_i7x16_add(b, b, *s);
+            }
+        }
+        acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
+    }
+    let mut lines = vec![
+        "| instruction (12 accumulators, one load per 12) | multiply-adds per instruction | G multiply-adds/s |".to_string(),
+        "|---|---|---|".into(),
+    ];
+    let mut row = |name: &str, macs: usize, f: &mut dyn FnMut()| {
+        let ms = median_ms(5, f);
+        let g = (ITERS * 12 * macs) as f64 / ms / 1e6;
+        lines.push(format!("| {name} | {macs} | {g:.1} |"));
+    };
+    row("f32x4.mul + f32x4.add", 4, &mut || {
+        std::hint::black_box(f32_mul_add(a));
+    });
+    row("i32x4.dot_i16x8_s + i32x4.add", 8, &mut || {
+        std::hint::black_box(dot_i16(a));
+    });
+    #[cfg(feature = "relaxed-simd")]
+    row("i32x4.relaxed_dot_i8x16_i7x16_add_s", 16, &mut || {
+        // SAFETY: this build is for engines with relaxed SIMD.
+        std::hint::black_box(unsafe { relaxed_dot(a) });
+    });
+    console_log!("{}", lines.join("\n"));
+}
