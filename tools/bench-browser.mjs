@@ -7,7 +7,8 @@
 // decoded and embedded by every engine it started (main + image workers), B_RUNS times.
 //
 // Usage: node tools/bench-browser.mjs DIST_DIR MODELS_DIR FILE.gguf > result.json
-//   env: RUNS=10 B=32 B_RUNS=10 LABELS=10 WARM_RUNS=5
+//   env: RUNS=10 B=32 B_RUNS=10 LABELS=10 WARM_RUNS=5 ONE_ENGINE=1 (0: skip the batch of B in
+//   one engine, for `cargo xtask bench`'s back-to-back rounds)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +22,7 @@ if (!file) {
 }
 const env = (k, d) => Number(process.env[k] || d);
 const [RUNS, B, B_RUNS, LABELS, WARM_RUNS] = [env('RUNS', 10), env('B', 32), env('B_RUNS', 10), env('LABELS', 10), env('WARM_RUNS', 5)];
+const ONE_ENGINE = process.env.ONE_ENGINE !== '0';
 const log = (...a) => console.error(...a);
 const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
@@ -78,8 +80,11 @@ try {
   await waitForImageWorkers(page);
   log(`speed test: batch 1 and ${LABELS} labels, ${RUNS} runs`);
   const small = await speedTest('1', LABELS, RUNS);
-  log(`speed test: batch ${B}, ${B_RUNS} runs`);
-  const big = await speedTest(String(B), 0, B_RUNS);
+  let big = [];
+  if (ONE_ENGINE) {
+    log(`speed test: batch ${B}, ${B_RUNS} runs`);
+    big = await speedTest(String(B), 0, B_RUNS);
+  }
   const engines = 1 + Number((await page.locator('#image-workers').getAttribute('data-ready').catch(() => '0')) || 0);
   log(`app throughput: ${B} images dropped, ${engines} engines, ${B_RUNS} runs (+1 warm-up)`);
   await dropFixtureImages(page, work, B, 0);
@@ -103,7 +108,7 @@ try {
     warm_left_in_cache_bytes: warm[0]?.left_in_cache_bytes ?? null,
     vision_b1: pick(small, 'images', 1),
     text: pick(small, 'labels', LABELS),
-    vision_batch_one_engine: pick(big, 'images', B),
+    vision_batch_one_engine: pick(big, 'images', B) ?? null,
     app_batch: { n: B, engines, cores, median_s: median(drops), runs_s: drops },
     runs: RUNS,
     batch_runs: B_RUNS,

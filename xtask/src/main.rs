@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 
 const ANCHORS: &str = "/tmp/anchors";
 const MODEL_FILE: &str = "siglens-base-random-q8_0.gguf";
+/// Back-to-back browser rounds (ours, then onnxruntime-web int8) after the full runs.
+const ROUNDS: usize = 3;
 /// The natural photos among the fixtures (`tests/fixtures/images/SOURCES.md`).
 const FIDELITY_IMAGES: [&str; 6] = [
     "astronaut.png",
@@ -158,6 +160,31 @@ fn bench(o: &Opts) -> Result<()> {
         run(Command::new("bash").arg(peer.join("run.sh")).arg("web"))?;
     }
 
+    // 3b. Back-to-back rounds of the two browser targets' measures alone, ours then the
+    //     peer's int8 model, ~1.5 min a round: the full runs above are minutes apart, and
+    //     the VM's speed phases have moved one ratio by 0.76x-0.88x between runs.
+    let mut rounds = Vec::new();
+    if !o.skip_peers {
+        for r in 0..if o.quick { 1 } else { ROUNDS } {
+            let ours = last_json(&run(Command::new("node")
+                .arg("tools/bench-browser.mjs")
+                .arg("dist")
+                .arg(&ours)
+                .arg(MODEL_FILE)
+                .env("PATH", &path)
+                .envs([("RUNS", "5"), ("WARM_RUNS", "1"), ("B_RUNS", "2")])
+                .envs([("LABELS", "10"), ("ONE_ENGINE", "0")])
+                .current_dir(&root))?)?;
+            let out = anchors.join(format!("results/ort_web_round{r}.json"));
+            run(Command::new("node")
+                .args(["drive.mjs", "10"])
+                .env("MODELS", "vision_int8_quint8.onnx")
+                .env("OUT", &out)
+                .current_dir(peer.join("ort_web")))?;
+            rounds.push(json!({"ours": ours, "ort_web": read_json(&out)?}));
+        }
+    }
+
     // 4. Native, 2 threads, then the native peers.
     let native = |images: usize, batch: usize, texts: usize| -> Result<Value> {
         let out = run(Command::new(&siglens)
@@ -227,7 +254,7 @@ fn bench(o: &Opts) -> Result<()> {
 
     let all = json!({
         "native": {"b1": native_b1, "b8": native_b8, "text": native_text},
-        "browser": browser, "torch": torch, "ort": ort, "ort_web": web,
+        "browser": browser, "torch": torch, "ort": ort, "ort_web": web, "rounds": rounds,
         "fidelity": fidelity,
     });
     let stamp = run(Command::new("date").args(["-u", "+%Y-%m-%dT%H%MZ"]))?;
@@ -249,6 +276,76 @@ fn bench(o: &Opts) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The back-to-back rounds: each browser target's ratio per round and their median (the
+/// figure least moved by the VM's speed phases), with the full run's pair counted too.
+fn rounds_table(a: &Value, batch: f64) -> String {
+    let Some(rounds) = a["rounds"].as_array().filter(|r| !r.is_empty()) else {
+        return String::new();
+    };
+    let int8 = "vision_int8_quint8.onnx";
+    // (ours b1 ms, peer 1-thread ms, ours images/s, peer images/s at 2 threads) per pair.
+    let pair = |ours: &Value, web: &Value| {
+        (
+            f(ours, &["vision_b1", "median_s"]).map(|s| s * 1e3),
+            web_ms(web, int8, 1),
+            f(ours, &["app_batch", "median_s"]).map(|s| batch / s),
+            web_ms(web, int8, 2).map(|m| 1e3 / m),
+        )
+    };
+    let mut pairs = vec![("full run", pair(&a["browser"], &a["ort_web"]))];
+    for (i, r) in rounds.iter().enumerate() {
+        pairs.push((
+            ["round 1", "round 2", "round 3", "round 4"][i.min(3)],
+            pair(&r["ours"], &r["ort_web"]),
+        ));
+    }
+    let mut md = format!(
+        "\nBack to back (each round: the app's speed test and {batch} images dropped, then \
+         onnxruntime-web int8 at 1 and 2 threads, 10 runs each):\n\n\
+         | pair | vision batch 1 (ms) | peer, 1 thread | ratio (<= 0.8x) | throughput (images/s) | peer, 2 threads | ratio (>= 1.25x) |\n\
+         |---|---|---|---|---|---|---|\n"
+    );
+    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+    let (mut b1, mut tp) = (Vec::new(), Vec::new());
+    for (name, (ob, pb, ot, pt)) in &pairs {
+        let (r1, r2) = (ratio(*ob, *pb), ratio(*ot, *pt));
+        b1.extend(r1);
+        tp.extend(r2);
+        let x = |r: Option<f64>| r.map_or("n/a".into(), |r| format!("{r:.2}x"));
+        md += &format!(
+            "| {name} | {} | {} | {} | {} | {} | {} |\n",
+            cell(*ob),
+            cell(*pb),
+            x(r1),
+            cell(*ot),
+            cell(*pt),
+            x(r2)
+        );
+    }
+    // For an even count the middle value on the unfavourable side.
+    let median = |mut v: Vec<f64>, lower_is_better: bool| {
+        v.sort_by(f64::total_cmp);
+        let i = if lower_is_better {
+            v.len() / 2
+        } else {
+            v.len().saturating_sub(1) / 2
+        };
+        v.get(i).copied()
+    };
+    let (m1, m2) = (median(b1, true), median(tp, false));
+    let met = |m: Option<f64>, ok: fn(f64) -> bool| match m {
+        Some(m) if ok(m) => format!("{m:.2}x, met"),
+        Some(m) => format!("{m:.2}x, **not met**"),
+        None => "n/a".into(),
+    };
+    md += &format!(
+        "| **median of the pairs** | | | {} | | | {} |\n",
+        met(m1, |r| r <= 0.8),
+        met(m2, |r| r >= 1.25)
+    );
+    md
 }
 
 fn f(v: &Value, path: &[&str]) -> Option<f64> {
@@ -484,6 +581,7 @@ fn report(a: &Value, o: &Opts, root: &Path, stamp: &str) -> Result<String> {
             f(b, &["warm_phases_ms", "build"]),
         ),
     ];
+    md += &rounds_table(a, batch);
     md += "\nFor context, same run: ";
     md += &ctx
         .iter()
