@@ -100,14 +100,14 @@ pub fn EmbeddingsPanel(state: AppState) -> impl IntoView {
                     "Show an image's embedding"
                     <select id="emb-image" on:change=move |ev| {
                         let id: Option<u32> = event_target_value(&ev).parse().ok();
-                        if let Some((_, name, e)) = id.and_then(|id| state.embedded().into_iter().find(|x| x.0 == id)) {
+                        if let Some((name, e)) = id.and_then(|id| state.embedding_of(id)) {
                             shown.set(Some(Shown { title: name, values: e }));
                         }
                     }>
                         <option value="">"choose an image"</option>
-                        {move || state.embedded().into_iter().map(|(id, name, _)| view! {
-                            <option value=id.to_string()>{name}</option>
-                        }).collect_view()}
+                        <For each=move || state.embedded_names() key=|x| x.0 let:x>
+                            <option value=x.0.to_string()>{x.1}</option>
+                        </For>
                     </select>
                 </label>
                 <form on:submit=move |ev| { ev.prevent_default(); show_text(); }>

@@ -153,9 +153,9 @@ pub fn SimilarPanel(state: AppState) -> impl IntoView {
                     if let Some(id) = id { find(id) }
                 }>
                     <option value="" selected=move || chosen.get().is_none()>"choose an image"</option>
-                    {move || state.embedded().into_iter().map(|(id, name, _)| view! {
-                        <option value=id.to_string() selected=move || chosen.get() == Some(id)>{name}</option>
-                    }).collect_view()}
+                    <For each=move || state.embedded_names() key=|x| x.0 let:x>
+                        <option value=x.0.to_string() selected=move || chosen.get() == Some(x.0)>{x.1}</option>
+                    </For>
                 </select>
             </label>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}

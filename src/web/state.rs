@@ -18,14 +18,29 @@ pub enum ImageState {
     Failed(String),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+impl ImageState {
+    /// The gallery's class for this state (also its `data-state`).
+    pub fn class(&self) -> &'static str {
+        match self {
+            ImageState::Queued => "queued",
+            ImageState::Working => "working",
+            ImageState::Embedded(_) => "embedded",
+            ImageState::Failed(_) => "failed",
+        }
+    }
+}
+
+/// One dropped image. Its URL and state are signals of their own, so an embedding arriving
+/// updates one gallery entry and the list itself changes only when images come or go
+/// (a batch of n images would otherwise re-render, and copy, the whole list n times).
+#[derive(Clone, Debug)]
 pub struct ImageItem {
     pub id: u32,
     pub name: String,
     /// Object URL of a small PNG thumbnail; empty until made (or if the browser cannot
     /// decode the file).
-    pub url: String,
-    pub state: ImageState,
+    pub url: ArcRwSignal<String>,
+    pub state: ArcRwSignal<ImageState>,
 }
 
 /// `items` in `k` contiguous slices whose lengths differ by at most one (no empty slice).
@@ -134,47 +149,43 @@ impl AppState {
     }
 
     pub fn add_files(&self, files: Vec<File>) {
+        let mut items = Vec::with_capacity(files.len());
         for file in files {
             let id = self.next_image_id.get_value();
             self.next_image_id.set_value(id + 1);
             let name = file.name();
+            let item = ImageItem {
+                id,
+                name,
+                url: ArcRwSignal::new(String::new()),
+                state: ArcRwSignal::new(ImageState::Queued),
+            };
             // The thumbnail arrives a moment later (empty until then).
-            let me = *self;
-            let f = file.clone();
+            let (me, url, f) = (*self, item.url.clone(), file.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                if let Some(url) = super::thumbnail::thumbnail_url(&f).await {
-                    let mut stale = Some(url);
-                    me.images.update(|v| {
-                        if let Some(x) = v.iter_mut().find(|x| x.id == id) {
-                            x.url = stale.take().unwrap_or_default();
-                        }
-                    });
-                    // The image was removed meanwhile.
-                    if let Some(u) = stale {
+                if let Some(u) = super::thumbnail::thumbnail_url(&f).await {
+                    if me.images.with_untracked(|v| v.iter().any(|x| x.id == id)) {
+                        url.set(u);
+                    } else {
+                        // The image was removed meanwhile.
                         let _ = web_sys::Url::revoke_object_url(&u);
                     }
                 }
             });
-            let url = String::new();
             self.files.update_value(|m| {
                 m.insert(id, file);
             });
-            self.images.update(|v| {
-                v.push(ImageItem {
-                    id,
-                    name,
-                    url,
-                    state: ImageState::Queued,
-                })
-            });
+            items.push(item);
         }
+        // One update for the whole drop: the gallery renders the new entries once.
+        self.images.update(|v| v.extend(items));
         self.embed_queued();
     }
 
     pub fn remove_image(&self, id: u32) {
         self.images.update(|v| {
             if let Some(i) = v.iter().position(|x| x.id == id) {
-                let _ = web_sys::Url::revoke_object_url(&v[i].url);
+                let _ = web_sys::Url::revoke_object_url(&v[i].url.get_untracked());
                 v.remove(i);
             }
         });
@@ -184,11 +195,12 @@ impl AppState {
     }
 
     fn set_image(&self, id: u32, state: ImageState) {
-        self.images.update(|v| {
-            if let Some(x) = v.iter_mut().find(|x| x.id == id) {
-                x.state = state;
-            }
-        });
+        let item = self
+            .images
+            .with_untracked(|v| v.iter().find(|x| x.id == id).map(|x| x.state.clone()));
+        if let Some(s) = item {
+            s.set(state);
+        }
     }
 
     /// Embeds every queued image, shared between the main engine and the ready image
@@ -198,18 +210,17 @@ impl AppState {
         if self.model.get_untracked().is_none() || self.busy.get_untracked().is_some() {
             return;
         }
-        let queued: Vec<(u32, String)> = self
-            .images
-            .get_untracked()
-            .iter()
-            .filter(|x| x.state == ImageState::Queued)
-            .map(|x| (x.id, x.name.clone()))
-            .collect();
+        let queued: Vec<(u32, String)> = self.images.with_untracked(|v| {
+            v.iter()
+                .filter(|x| x.state.with_untracked(|s| *s == ImageState::Queued))
+                .map(|x| {
+                    x.state.set(ImageState::Working);
+                    (x.id, x.name.clone())
+                })
+                .collect()
+        });
         if queued.is_empty() {
             return;
-        }
-        for (id, _) in &queued {
-            self.set_image(*id, ImageState::Working);
         }
         let mut engines = vec![(self.client.get_value(), true)];
         engines.extend(self.ready_image_workers().into_iter().map(|c| (c, false)));
@@ -287,10 +298,11 @@ impl AppState {
 
     fn slice_done(&self, ids: &[u32], main: bool, error: Option<siglens_protocol::WorkerError>) {
         // Whatever did not finish goes back to the queue.
-        self.images.update(|v| {
-            for x in v.iter_mut().filter(|x| ids.contains(&x.id)) {
-                if x.state == ImageState::Working {
-                    x.state = ImageState::Queued;
+        let ids: std::collections::HashSet<u32> = ids.iter().copied().collect();
+        self.images.with_untracked(|v| {
+            for x in v.iter().filter(|x| ids.contains(&x.id)) {
+                if x.state.with_untracked(|s| *s == ImageState::Working) {
+                    x.state.set(ImageState::Queued);
                 }
             }
         });
@@ -324,29 +336,55 @@ impl AppState {
 
     /// Embedded images, in gallery order.
     pub fn embedded(&self) -> Vec<(u32, String, Vec<f32>)> {
-        self.images
-            .get()
-            .into_iter()
-            .filter_map(|x| match x.state {
-                ImageState::Embedded(e) => Some((x.id, x.name, e)),
+        self.images.with(|v| {
+            v.iter()
+                .filter_map(|x| {
+                    x.state.with(|s| match s {
+                        ImageState::Embedded(e) => Some((x.id, x.name.clone(), e.clone())),
+                        _ => None,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The embedded images' ids and names, in gallery order (no embeddings copied: for
+    /// lists that re-render as embeddings arrive).
+    pub fn embedded_names(&self) -> Vec<(u32, String)> {
+        self.images.with(|v| {
+            v.iter()
+                .filter(|x| x.state.with(|s| matches!(s, ImageState::Embedded(_))))
+                .map(|x| (x.id, x.name.clone()))
+                .collect()
+        })
+    }
+
+    /// One embedded image's name and embedding.
+    pub fn embedding_of(&self, id: u32) -> Option<(String, Vec<f32>)> {
+        self.images.with_untracked(|v| {
+            let x = v.iter().find(|x| x.id == id)?;
+            x.state.with_untracked(|s| match s {
+                ImageState::Embedded(e) => Some((x.name.clone(), e.clone())),
                 _ => None,
             })
-            .collect()
+        })
     }
 
     /// As [`AppState::embedded`], with each image's thumbnail URL:
     /// `(id, name, url, embedding)`.
     pub fn embedded_with_urls(&self) -> Vec<(u32, String, String, Vec<f32>)> {
-        let urls: HashMap<u32, String> = self
-            .images
-            .get_untracked()
-            .into_iter()
-            .map(|x| (x.id, x.url))
-            .collect();
-        self.embedded()
-            .into_iter()
-            .map(|(id, name, e)| (id, name, urls.get(&id).cloned().unwrap_or_default(), e))
-            .collect()
+        self.images.with(|v| {
+            v.iter()
+                .filter_map(|x| {
+                    x.state.with(|s| match s {
+                        ImageState::Embedded(e) => {
+                            Some((x.id, x.name.clone(), x.url.get(), e.clone()))
+                        }
+                        _ => None,
+                    })
+                })
+                .collect()
+        })
     }
 }
 

@@ -42,3 +42,16 @@ pub fn attr(el: &Element, name: &str) -> String {
 pub fn text(el: &Element) -> String {
     el.text_content().unwrap_or_default()
 }
+
+/// Waits for the reactive system's pending effects (they run in a later task).
+pub async fn settle() {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .expect("a test page")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+            .expect("setTimeout");
+    });
+    wasm_bindgen_futures::JsFuture::from(p)
+        .await
+        .expect("timeout");
+}
