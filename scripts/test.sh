@@ -15,6 +15,7 @@ step "clippy (native crates)"
 cargo clippy --workspace --exclude siglens-app --exclude siglens-worker --all-targets -- -D warnings
 step "native tests: engine parity + CLI"
 cargo test
+cargo test -p xtask   # the benchmark report's tables (xtask is not a default member)
 step "engine parity in headless Chromium (wasm32 + simd128)"
 CARGO_TARGET_DIR=target/wasm cargo test -p siglens-engine --target wasm32-unknown-unknown --release --test wasm_parity --test wasm_kernels
 step "relaxed-SIMD int8 kernel in headless Chromium (the worker's second build)"
