@@ -334,13 +334,14 @@ impl AppState {
         }
     }
 
-    /// Embedded images, in gallery order.
-    pub fn embedded(&self) -> Vec<(u32, String, Vec<f32>)> {
+    /// `f` of each embedded image and its embedding, in gallery order; tracks the list and
+    /// each image's state.
+    fn map_embedded<T>(&self, f: impl Fn(&ImageItem, &[f32]) -> T) -> Vec<T> {
         self.images.with(|v| {
             v.iter()
                 .filter_map(|x| {
                     x.state.with(|s| match s {
-                        ImageState::Embedded(e) => Some((x.id, x.name.clone(), e.clone())),
+                        ImageState::Embedded(e) => Some(f(x, e)),
                         _ => None,
                     })
                 })
@@ -348,15 +349,15 @@ impl AppState {
         })
     }
 
+    /// Embedded images, in gallery order.
+    pub fn embedded(&self) -> Vec<(u32, String, Vec<f32>)> {
+        self.map_embedded(|x, e| (x.id, x.name.clone(), e.to_vec()))
+    }
+
     /// The embedded images' ids and names, in gallery order (no embeddings copied: for
     /// lists that re-render as embeddings arrive).
     pub fn embedded_names(&self) -> Vec<(u32, String)> {
-        self.images.with(|v| {
-            v.iter()
-                .filter(|x| x.state.with(|s| matches!(s, ImageState::Embedded(_))))
-                .map(|x| (x.id, x.name.clone()))
-                .collect()
-        })
+        self.map_embedded(|x, _| (x.id, x.name.clone()))
     }
 
     /// One embedded image's name and embedding.
@@ -373,18 +374,7 @@ impl AppState {
     /// As [`AppState::embedded`], with each image's thumbnail URL:
     /// `(id, name, url, embedding)`.
     pub fn embedded_with_urls(&self) -> Vec<(u32, String, String, Vec<f32>)> {
-        self.images.with(|v| {
-            v.iter()
-                .filter_map(|x| {
-                    x.state.with(|s| match s {
-                        ImageState::Embedded(e) => {
-                            Some((x.id, x.name.clone(), x.url.get(), e.clone()))
-                        }
-                        _ => None,
-                    })
-                })
-                .collect()
-        })
+        self.map_embedded(|x, e| (x.id, x.name.clone(), x.url.get(), e.to_vec()))
     }
 }
 
