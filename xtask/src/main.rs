@@ -311,13 +311,9 @@ fn rounds_table(a: &Value, batch: f64) -> String {
             web_ms(web, int8, 2).map(|m| 1e3 / m),
         )
     };
-    let mut pairs = vec![("full run", pair(&a["browser"], &a["ort_web"]))];
-    for (i, r) in rounds.iter().enumerate() {
-        pairs.push((
-            ["round 1", "round 2", "round 3", "round 4"][i.min(3)],
-            pair(&r["ours"], &r["ort_web"]),
-        ));
-    }
+    let pairs = with_rounds(pair(&a["browser"], &a["ort_web"]), rounds, |r| {
+        pair(&r["ours"], &r["ort_web"])
+    });
     let mut md = format!(
         "\nBack to back (each round: the app's speed test and {batch} images dropped, then \
          onnxruntime-web int8 at 1 and 2 threads, 10 runs each):\n\n\
@@ -359,24 +355,12 @@ fn native_rounds_table(a: &Value) -> String {
     let pair = |ours: &Value, ort: &Value| {
         (
             f(ours, &["images", "median_s"]).map(|s| s * 1e3),
-            f(
-                ort,
-                &[
-                    "results",
-                    "vision_int8_quint8.onnx",
-                    "threads_2",
-                    "median_ms",
-                ],
-            ),
+            ort_int8_ms(ort, 2),
         )
     };
-    let mut pairs = vec![("full run", pair(&a["native"]["b1"], &a["ort"]))];
-    for (i, r) in rounds.iter().enumerate() {
-        pairs.push((
-            ["round 1", "round 2", "round 3", "round 4"][i.min(3)],
-            pair(&r["ours"], &r["ort"]),
-        ));
-    }
+    let pairs = with_rounds(pair(&a["native"]["b1"], &a["ort"]), rounds, |r| {
+        pair(&r["ours"], &r["ort"])
+    });
     let mut md = "\nNative back to back (each round: siglens batch 1 at 2 threads, 10 runs, then \
                   onnxruntime's models at 1 and 2 threads, 15 runs each):\n\n\
                   | pair | native vision batch 1 (ms) | onnxruntime int8 (quint8), 2 threads | ratio (<= 1x) |\n\
@@ -394,6 +378,24 @@ fn native_rounds_table(a: &Value) -> String {
         met(median_ratio(ratios, true), |r| r <= 1.0)
     );
     md
+}
+
+/// The full run's pair, then each back-to-back round's, named for a table's first column.
+fn with_rounds<T>(full: T, rounds: &[Value], pair: impl Fn(&Value) -> T) -> Vec<(String, T)> {
+    let mut pairs = vec![("full run".to_string(), full)];
+    for (i, r) in rounds.iter().enumerate() {
+        pairs.push((format!("round {}", i + 1), pair(r)));
+    }
+    pairs
+}
+
+/// onnxruntime's (native) median ms for its int8 (quint8) model at `threads`.
+fn ort_int8_ms(ort: &Value, threads: u64) -> Option<f64> {
+    let t = format!("threads_{threads}");
+    f(
+        ort,
+        &["results", "vision_int8_quint8.onnx", &t, "median_ms"],
+    )
 }
 
 /// The median of `v`; for an even count the middle value on the unfavourable side.
@@ -473,7 +475,7 @@ fn report(a: &Value, o: &Opts, root: &Path, stamp: &str) -> Result<String> {
             what: "native vision, batch 1, 2 threads (ms)",
             ours: ms(f(&a["native"]["b1"], &["images", "median_s"])),
             peer_name: "onnxruntime int8 (quint8), 2 threads",
-            peer: f(&a["ort"], &["results", web_int8, "threads_2", "median_ms"]),
+            peer: ort_int8_ms(&a["ort"], 2),
             target: Some((1.0, true)),
         },
         Line {
