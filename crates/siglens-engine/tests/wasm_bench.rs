@@ -8,7 +8,7 @@
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
-use siglens_engine::kernels::PackedI8;
+use siglens_engine::kernels::{Epilogue, PackedI8};
 use siglens_engine::preprocess::PixelValues;
 use siglens_engine::weights::{
     load_safetensors_bytes, quantize_for_storage, StoredTensor, WeightMap,
@@ -118,7 +118,7 @@ fn int8_kernel_in_the_browser() {
         let packed = PackedI8::from_q8_0(&data, n, k);
         for (r, g) in [(4, 3), (4, 2), (3, 3), (5, 2), (6, 2), (2, 4)] {
             let ms = median_ms(10, || {
-                packed.matmul_tiled(&xv, m, r, g);
+                packed.matmul_tiled(&xv, m, (r, g), &Epilogue::default());
             });
             row(
                 &format!("int8 kernel, q8_0 blocks of 32, tile {r}x{}", 4 * g),
@@ -139,7 +139,7 @@ fn int8_kernel_in_the_browser() {
             for _ in 0..20 {
                 for (b, (_, p)) in best.iter_mut().zip(&kernels) {
                     let t = now_ms();
-                    p.matmul_tiled(&xv, m, r, g);
+                    p.matmul_tiled(&xv, m, (r, g), &Epilogue::default());
                     *b = b.min(now_ms() - t);
                 }
             }
@@ -160,7 +160,7 @@ fn int8_kernel_in_the_browser() {
             for _ in 0..20 {
                 for (b, p) in best.iter_mut().zip(&packs) {
                     let t = now_ms();
-                    p.matmul_tiled(&xv, m, 3, 3);
+                    p.matmul_tiled(&xv, m, (3, 3), &Epilogue::default());
                     *b = b.min(now_ms() - t);
                 }
             }
@@ -174,7 +174,7 @@ fn int8_kernel_in_the_browser() {
         let per_col = PackedI8::from_f32(&wv, n, k, k);
         for (r, g) in [(4, 3), (4, 2)] {
             let ms = median_ms(10, || {
-                per_col.matmul_tiled(&xv, m, r, g);
+                per_col.matmul_tiled(&xv, m, (r, g), &Epilogue::default());
             });
             row(
                 &format!("int8 kernel, one scale per column, tile {r}x{}", 4 * g),
@@ -512,7 +512,6 @@ fn fused_layer_steps_in_the_browser() {
 fn fused_layer_steps(batch: usize, seq: usize) {
     use siglens_engine::kernels::attention::{attention, Heads};
     use siglens_engine::kernels::layer_norm::layer_norm_rows;
-    use siglens_engine::kernels::Epilogue;
     let (s, h, inter) = (batch * seq, 768, 3072);
     let vals = |seed: u32, len: usize, amp: f32| -> Vec<f32> {
         (0..len as u32)

@@ -2,10 +2,13 @@
 //! `cargo test -p siglens-engine --target wasm32-unknown-unknown --test wasm_kernels --release`;
 //! with `--features relaxed-simd` the relaxed-SIMD kernel as well.
 //! Both sum exact i32 block partials and do the same f32 operations in the same order, so
-//! the tolerance is zero: any difference is a packing or tiling bug.
+//! the tolerance is zero: any difference is a packing or tiling bug. The same holds with an
+//! epilogue (row scale, bias, GELU, residual), which the wasm kernels apply a tile at a
+//! time and the reference after the whole product.
 #![cfg(target_arch = "wasm32")]
 
-use siglens_engine::kernels::PackedI8;
+use siglens_engine::kernels::gelu::gelu_tanh;
+use siglens_engine::kernels::{Epilogue, PackedI8};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -56,16 +59,35 @@ fn simd128_equals_scalar_bit_for_bit() {
             if cfg!(feature = "relaxed-simd") {
                 packings.push(PackedI8::from_f32_laid_out(&w, n, k, kb, (4, 2)));
             }
+            let bias = lcg(2000 + i as u64, n);
+            let residual = lcg(3000 + i as u64, m * n);
             for p in packings {
                 let reference = p.matmul_scalar(&x, m);
+                // The epilogue after the whole product, in `Epilogue`'s order.
+                let finished: Vec<f32> = reference
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &v)| gelu_tanh(v + bias[j % n]) + residual[j])
+                    .collect();
+                let ep = Epilogue {
+                    bias: Some(&bias),
+                    gelu: true,
+                    residual: Some(&residual),
+                };
                 for rows in 1..=6 {
                     for groups in 1..=4 {
-                        let y = p.matmul_tiled(&x, m, rows, groups);
-                        let same = y
-                            .iter()
-                            .zip(&reference)
-                            .all(|(a, b)| a.to_bits() == b.to_bits());
-                        assert!(same, "m{m} k{k} n{n} kb{kb} tile {rows}x{groups}: differs");
+                        for (ep, want, what) in [
+                            (Epilogue::default(), &reference, "product"),
+                            (ep, &finished, "epilogue"),
+                        ] {
+                            let y = p.matmul_tiled(&x, m, (rows, groups), &ep);
+                            assert_eq!(y.len(), want.len());
+                            let same = y.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits());
+                            assert!(
+                                same,
+                                "m{m} k{k} n{n} kb{kb} tile {rows}x{groups}: {what} differs"
+                            );
+                        }
                     }
                 }
             }
