@@ -690,6 +690,20 @@ fn instruction_ceilings_in_the_browser() {
     #[cfg(feature = "relaxed-simd")]
     #[target_feature(enable = "relaxed-simd")]
     #[inline(never)]
+    unsafe fn f32_relaxed_madd(a: v128) -> v128 {
+        let a = f32x4_convert_i32x4(a);
+        let mut acc = [f32x4_splat(0.0); 12];
+        for _ in 0..ITERS {
+            let b = std::hint::black_box(a);
+            for s in acc.iter_mut() {
+                *s = f32x4_relaxed_madd(b, b, *s);
+            }
+        }
+        acc.iter().fold(f32x4_splat(0.0), |x, y| f32x4_add(x, *y))
+    }
+    #[cfg(feature = "relaxed-simd")]
+    #[target_feature(enable = "relaxed-simd")]
+    #[inline(never)]
     unsafe fn relaxed_dot(a: v128) -> v128 {
         let mut acc = [i32x4_splat(0); 12];
         for _ in 0..ITERS {
@@ -716,9 +730,71 @@ fn instruction_ceilings_in_the_browser() {
         std::hint::black_box(dot_i16(a));
     });
     #[cfg(feature = "relaxed-simd")]
+    row("f32x4.relaxed_madd", 4, &mut || {
+        // SAFETY: this build is for engines with relaxed SIMD.
+        std::hint::black_box(unsafe { f32_relaxed_madd(a) });
+    });
+    #[cfg(feature = "relaxed-simd")]
     row("i32x4.relaxed_dot_i8x16_i7x16_add_s", 16, &mut || {
         // SAFETY: this build is for engines with relaxed SIMD.
         std::hint::black_box(unsafe { relaxed_dot(a) });
     });
+    console_log!("{}", lines.join("\n"));
+}
+
+/// What each dropped photo costs before the model: decode (`image` crate, in the worker),
+/// resize to 224 (Pillow's antialiased bilinear) and normalise, per fixture photo, median
+/// of 9, beside its pixel count.
+#[wasm_bindgen_test]
+#[ignore]
+fn preprocess_in_the_browser() {
+    use siglens_engine::config::PreprocessConfig;
+    use siglens_engine::preprocess::{decode_rgb8, pixel_values, DecodeLimits};
+    let photos: [(&str, &[u8]); 6] = [
+        (
+            "astronaut.png",
+            include_bytes!("../../../tests/fixtures/images/astronaut.png"),
+        ),
+        (
+            "camera.png",
+            include_bytes!("../../../tests/fixtures/images/camera.png"),
+        ),
+        (
+            "chelsea.png",
+            include_bytes!("../../../tests/fixtures/images/chelsea.png"),
+        ),
+        (
+            "coffee.png",
+            include_bytes!("../../../tests/fixtures/images/coffee.png"),
+        ),
+        (
+            "grace_hopper.jpg",
+            include_bytes!("../../../tests/fixtures/images/grace_hopper.jpg"),
+        ),
+        (
+            "rocket.jpg",
+            include_bytes!("../../../tests/fixtures/images/rocket.jpg"),
+        ),
+    ];
+    let cfg = PreprocessConfig::siglip2(224);
+    let limits = DecodeLimits::default();
+    let mut lines = vec![
+        "| photo | pixels | decode ms | resize + normalise ms |".to_string(),
+        "|---|---|---|---|".into(),
+    ];
+    for (name, bytes) in photos {
+        let img = decode_rgb8(bytes, &limits).unwrap();
+        let decode = median_ms(9, || {
+            std::hint::black_box(decode_rgb8(bytes, &limits).unwrap());
+        });
+        let resize = median_ms(9, || {
+            std::hint::black_box(pixel_values(&img, &cfg));
+        });
+        lines.push(format!(
+            "| {name} | {}x{} | {decode:.1} | {resize:.1} |",
+            img.width(),
+            img.height()
+        ));
+    }
     console_log!("{}", lines.join("\n"));
 }
