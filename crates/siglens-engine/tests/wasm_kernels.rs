@@ -3,8 +3,7 @@
 //! with `--features relaxed-simd` the relaxed-SIMD kernel as well.
 //! Both sum exact i32 block partials and do the same f32 operations in the same order, so
 //! the tolerance is zero: any difference is a packing or tiling bug. The same holds with an
-//! epilogue (row scale, bias, GELU, residual), which the wasm kernels apply a tile at a
-//! time and the reference after the whole product.
+//! epilogue (bias, GELU, residual) applied by the kernel's path and to the reference by hand.
 #![cfg(target_arch = "wasm32")]
 
 use siglens_engine::kernels::gelu::gelu_tanh;

@@ -100,9 +100,7 @@ pub(super) struct Tile<T> {
 /// they stay in L2 while every column tile passes over them (without blocks a batch of 32
 /// images, 6272 rows and ~10 MB, was streamed from memory once per column tile); inside a
 /// block, column tiles (their weights stay in L1), then row tiles. Checks the slices'
-/// sizes once, so each `Tile`'s pointers cover its rows and groups over all of K. `done`,
-/// where given, is called on each span of tiles (`TileDone`) once `tile` has summed all of
-/// K into them, while their outputs are still in cache.
+/// sizes once, so each `Tile`'s pointers cover its rows and groups over all of K.
 #[cfg(any(
     all(target_arch = "wasm32", target_feature = "simd128"),
     target_arch = "x86_64"
@@ -114,7 +112,6 @@ pub(super) fn walk_tiles<T>(
     acc: &mut [f32],
     (rows, groups): (usize, usize),
     mut tile: impl FnMut(Tile<T>),
-    done: Option<&dyn Fn(TileDone)>,
 ) {
     let (k, n_pad, kb, g) = (p.k, p.n_pad, p.kb, p.g);
     // A row of activations: `k` i16, or the relaxed kernel's `2k` bytes.
@@ -124,86 +121,26 @@ pub(super) fn walk_tiles<T>(
     assert!(p.scales.len() == (k / kb) * n_pad && k.is_multiple_of(kb));
     let block = ((256 << 10) / (2 * k.max(1)) / rows).max(1) * rows;
     let ng = n_pad / g;
-    // `done` takes spans of whole column tiles whose outputs fit in ~128 KiB (still in L2),
-    // wide enough for its loops to vectorize (192 columns for a block at K = 768).
-    let span_groups = ((32 << 10) / (block.min(m.max(1)) * g * groups)).max(1) * groups;
     for r0 in (0..m).step_by(block) {
         let r_end = (r0 + block).min(m);
         let mut c = 0;
         while c < ng {
-            let c0 = c;
-            let span_end = (c0 + span_groups).min(ng);
-            while c < span_end {
-                let cg = groups.min(span_end - c);
-                let mut r = r0;
-                while r < r_end {
-                    let rr = rows.min(r_end - r);
-                    tile(Tile {
-                        qa: qa[r * row_len..].as_ptr(),
-                        w: p.w[c * g * k..].as_ptr(),
-                        scales: p.scales[c * g..].as_ptr(),
-                        out: acc[r * n_pad + c * g..].as_mut_ptr(),
-                        rows: rr,
-                        groups: cg,
-                        col: c * g,
-                    });
-                    r += rr;
-                }
-                c += cg;
-            }
-            if let Some(done) = done {
-                done(TileDone {
-                    out: acc[r0 * n_pad + c0 * g..].as_mut_ptr(),
-                    row: r0,
-                    rows: r_end - r0,
-                    col: c0 * g,
-                    cols: (span_end - c0) * g,
+            let cg = groups.min(ng - c);
+            let mut r = r0;
+            while r < r_end {
+                let rr = rows.min(r_end - r);
+                tile(Tile {
+                    qa: qa[r * row_len..].as_ptr(),
+                    w: p.w[c * g * k..].as_ptr(),
+                    scales: p.scales[c * g..].as_ptr(),
+                    out: acc[r * n_pad + c * g..].as_mut_ptr(),
+                    rows: rr,
+                    groups: cg,
+                    col: c * g,
                 });
+                r += rr;
             }
-        }
-    }
-}
-
-/// A span of tiles whose sums are complete: `out` at its first element (row stride
-/// `n_pad`), rows `row..row + rows`, columns `col..col + cols` (padded ones included).
-#[cfg(any(
-    all(target_arch = "wasm32", target_feature = "simd128"),
-    target_arch = "x86_64"
-))]
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))] // The x86 kernels finish on their threads.
-pub(super) struct TileDone {
-    pub out: *mut f32,
-    pub row: usize,
-    pub rows: usize,
-    pub col: usize,
-    pub cols: usize,
-}
-
-/// The one-thread path's finish, a span of tiles at a time while it is in cache: each output
-/// times its row's scale, then the epilogue. As separate passes after the product these
-/// re-read outputs that no longer fit in cache (fc1's is 2.4 MB an image): in wasm the
-/// bias and GELU passes took ~40 ms of a ~450 ms vision forward (BENCHMARKS.md). The same
-/// operations in the same order as `finish` + `Epilogue::apply`, so the same numbers.
-struct TileFinish<'a> {
-    ascale: &'a [f32],
-    ep: &'a Epilogue<'a>,
-    n: usize,
-    n_pad: usize,
-}
-
-impl TileFinish<'_> {
-    /// Safety: `out` covers `rows` rows (stride `n_pad`) of `cols` values, and no other
-    /// reference to them is live.
-    unsafe fn span(&self, out: *mut f32, row: usize, rows: usize, col: usize, cols: usize) {
-        if col >= self.n {
-            return; // Padding only: dropped by `unpad`.
-        }
-        let cols = cols.min(self.n - col);
-        for i in 0..rows {
-            let v = std::slice::from_raw_parts_mut(out.add(i * self.n_pad), cols);
-            let s = self.ascale[row + i];
-            v.iter_mut().for_each(|v| *v *= s);
-            self.ep.span(v, row + i, col, self.n);
+            c += cg;
         }
     }
 }
@@ -233,7 +170,6 @@ impl Epilogue<'_> {
     }
 
     /// On rows `row0..` of the output, `stride` apart, the first `n` values of each.
-    #[cfg(target_arch = "x86_64")]
     fn apply(&self, out: &mut [f32], stride: usize, n: usize, row0: usize) {
         if self.bias.is_some() || self.gelu || self.residual.is_some() {
             epilogue_rows(self, out, stride, n, row0);
@@ -241,28 +177,20 @@ impl Epilogue<'_> {
     }
 }
 
-impl Epilogue<'_> {
-    /// On `v`, the outputs of row `row` from column `col` (`n` columns a row).
-    #[inline(always)]
-    fn span(&self, v: &mut [f32], row: usize, col: usize, n: usize) {
-        if let Some(b) = self.bias {
-            v.iter_mut().zip(&b[col..]).for_each(|(v, b)| *v += b);
-        }
-        if self.gelu {
-            super::gelu::gelu_tanh_slice(v);
-        }
-        if let Some(r) = self.residual {
-            let r = &r[row * n + col..][..v.len()];
-            v.iter_mut().zip(r).for_each(|(v, r)| *v += r);
-        }
-    }
-}
-
 wide_on_avx512! {
-    #[cfg(target_arch = "x86_64")]
     fn epilogue_rows(ep: &Epilogue, out: &mut [f32], stride: usize, n: usize, row0: usize) {
         for (i, row) in out.chunks_exact_mut(stride).enumerate() {
-            ep.span(&mut row[..n], row0 + i, 0, n);
+            let row = &mut row[..n];
+            if let Some(b) = ep.bias {
+                row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+            }
+            if ep.gelu {
+                super::gelu::gelu_tanh_slice(row);
+            }
+            if let Some(r) = ep.residual {
+                let r = &r[(row0 + i) * n..][..n];
+                row.iter_mut().zip(r).for_each(|(v, r)| *v += r);
+            }
         }
     }
 }
@@ -553,14 +481,10 @@ impl PackedI8 {
                 let h = halves.as_deref();
                 #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
                 let h = None;
-                let finish = TileFinish {
-                    ascale: &ascale,
-                    ep,
-                    n: p.n,
-                    n_pad: p.n_pad,
-                };
-                p.run_one_thread(&qa, h, m, &mut acc, (rows, groups), &finish);
-                p.unpad(acc, m)
+                p.run_one_thread(&qa, h, m, &mut acc, (rows, groups));
+                let mut y = p.finish(acc, &ascale, m);
+                ep.apply(&mut y, p.n, p.n, 0);
+                y
             })
             .collect()
     }
@@ -575,24 +499,18 @@ impl PackedI8 {
         m: usize,
         acc: &mut [f32],
         (rows, groups): (usize, usize),
-        finish: &TileFinish,
     ) {
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        // SAFETY: `walk_tiles` hands out each span of `acc` once, after its kernel calls.
-        let done = |t: TileDone| unsafe { finish.span(t.out, t.row, t.rows, t.col, t.cols) };
         #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
         if let Some(h) = halves {
-            return super::int8_relaxed::run(self, h, m, acc, rows, groups, &done);
+            return super::int8_relaxed::run(self, h, m, acc, rows, groups);
         }
         let _ = halves;
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        super::int8_simd::run(self, qa, m, acc, rows, groups, &done);
+        super::int8_simd::run(self, qa, m, acc, rows, groups);
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         {
             let _ = (rows, groups);
             self.run_scalar(qa, m, acc);
-            // SAFETY: all of `acc`, borrowed here alone.
-            unsafe { finish.span(acc.as_mut_ptr(), 0, m, 0, self.n_pad) };
         }
     }
 

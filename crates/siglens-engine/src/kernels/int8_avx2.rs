@@ -76,22 +76,14 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
         "K block {kb}: the kernel takes 4 k a step"
     );
     assert_eq!(p.group(), 4, "weights packed by {}", p.group());
-    super::int8::walk_tiles(
-        p,
-        qa,
-        m,
-        acc,
-        (4, 3),
-        |t| {
-            dispatch_tile!(
-                tile,
-                t.rows,
-                t.groups,
-                (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
-                rows [4, 3, 2, 1],
-                groups [1, 2, 3]
-            );
-        },
-        None,
-    );
+    super::int8::walk_tiles(p, qa, m, acc, (4, 3), |t| {
+        dispatch_tile!(
+            tile,
+            t.rows,
+            t.groups,
+            (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
+            rows [4, 3, 2, 1],
+            groups [1, 2, 3]
+        );
+    });
 }

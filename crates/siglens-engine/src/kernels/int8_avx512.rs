@@ -79,22 +79,14 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
         "K block {kb}: the kernel takes a k-pair a step"
     );
     assert_eq!(p.group(), 16, "weights packed by {}", p.group());
-    super::int8::walk_tiles(
-        p,
-        qa,
-        m,
-        acc,
-        (4, 4),
-        |t| {
-            dispatch_tile!(
-                tile,
-                t.rows,
-                t.groups,
-                (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
-                rows [4, 3, 2, 1],
-                groups [1, 2, 3, 4]
-            );
-        },
-        None,
-    );
+    super::int8::walk_tiles(p, qa, m, acc, (4, 4), |t| {
+        dispatch_tile!(
+            tile,
+            t.rows,
+            t.groups,
+            (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
+            rows [4, 3, 2, 1],
+            groups [1, 2, 3, 4]
+        );
+    });
 }

@@ -85,7 +85,6 @@ pub(super) fn run(
     acc: &mut [f32],
     rows: usize,
     groups: usize,
-    done: &dyn Fn(super::int8::TileDone),
 ) {
     let (k, n_pad, kb) = p.dims();
     assert_eq!(p.layout(), (4, 4), "weights not packed for this kernel");
@@ -93,27 +92,19 @@ pub(super) fn run(
     let wsum = p.wsum();
     assert_eq!(wsum.len(), (k / kb) * n_pad);
     let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
-    super::int8::walk_tiles(
-        p,
-        halves,
-        m,
-        acc,
-        (rows, groups),
-        |t| {
-            // SAFETY: `walk_tiles` checked the slices' sizes; the tile's pointers cover its
-            // rows and groups over all of K, and `wsum` has the scales' shape.
-            unsafe {
-                let ws = wsum.as_ptr().add(t.col);
-                dispatch_tile!(
-                    tile,
-                    t.rows,
-                    t.groups,
-                    (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
-                    rows [1, 2, 3, 4, 5, 6],
-                    groups [1, 2, 3, 4]
-                )
-            }
-        },
-        Some(done),
-    );
+    super::int8::walk_tiles(p, halves, m, acc, (rows, groups), |t| {
+        // SAFETY: `walk_tiles` checked the slices' sizes; the tile's pointers cover its
+        // rows and groups over all of K, and `wsum` has the scales' shape.
+        unsafe {
+            let ws = wsum.as_ptr().add(t.col);
+            dispatch_tile!(
+                tile,
+                t.rows,
+                t.groups,
+                (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
+                rows [1, 2, 3, 4, 5, 6],
+                groups [1, 2, 3, 4]
+            )
+        }
+    });
 }

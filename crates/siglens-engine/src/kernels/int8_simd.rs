@@ -55,15 +55,7 @@ unsafe fn tile<const R: usize, const C: usize>(
 
 /// `acc` (`m x n_pad`, zeroed) += the block-scaled products; `rows` x `groups` is the
 /// register tile (clamped to 1..=6 x 1..=4), smaller tiles take the edges.
-pub(super) fn run(
-    p: &PackedI8,
-    qa: &[i16],
-    m: usize,
-    acc: &mut [f32],
-    rows: usize,
-    groups: usize,
-    done: &dyn Fn(super::int8::TileDone),
-) {
+pub(super) fn run(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32], rows: usize, groups: usize) {
     let (k, n_pad, kb) = p.dims();
     assert!(
         kb.is_multiple_of(2),
@@ -71,26 +63,18 @@ pub(super) fn run(
     );
     debug_assert_eq!(p.group(), 4);
     let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
-    super::int8::walk_tiles(
-        p,
-        qa,
-        m,
-        acc,
-        (rows, groups),
-        |t| {
-            // SAFETY: `walk_tiles` checked the slices' sizes; the tile's pointers cover its
-            // rows and groups over all of K.
-            unsafe {
-                dispatch_tile!(
-                    tile,
-                    t.rows,
-                    t.groups,
-                    (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
-                    rows [1, 2, 3, 4, 5, 6],
-                    groups [1, 2, 3, 4]
-                )
-            }
-        },
-        Some(done),
-    );
+    super::int8::walk_tiles(p, qa, m, acc, (rows, groups), |t| {
+        // SAFETY: `walk_tiles` checked the slices' sizes; the tile's pointers cover its
+        // rows and groups over all of K.
+        unsafe {
+            dispatch_tile!(
+                tile,
+                t.rows,
+                t.groups,
+                (t.qa, t.w, t.scales, t.out, k, kb, n_pad),
+                rows [1, 2, 3, 4, 5, 6],
+                groups [1, 2, 3, 4]
+            )
+        }
+    });
 }
