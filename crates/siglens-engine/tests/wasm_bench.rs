@@ -651,9 +651,11 @@ fn fused_layer_steps(batch: usize, seq: usize) {
 }
 
 /// The ceiling: each instruction the kernels are built on, alone in a loop on registers
-/// (12 independent accumulators, no loads), in multiply-adds per second. The int8 kernel
-/// spends two relaxed dots per weight (its 14-bit activations are two 7-bit halves), so
-/// its ceiling in 14-bit multiply-adds is half the relaxed dot's row.
+/// (12 independent accumulators, no loads), in multiply-adds per second. Each product takes
+/// its own accumulator as an operand: with the same operands for all 12 (as this test had
+/// until 2026-12-03) LLVM computes the product once and the row measures only the adds.
+/// The int8 kernel spends two relaxed dots per weight (its 14-bit activations are two
+/// 7-bit halves), so its ceiling in 14-bit multiply-adds is half the relaxed dot's row.
 #[wasm_bindgen_test]
 #[ignore]
 fn instruction_ceilings_in_the_browser() {
@@ -668,10 +670,10 @@ fn instruction_ceilings_in_the_browser() {
         let a = f32x4_convert_i32x4(a);
         let mut acc = [f32x4_splat(0.0); 12];
         for _ in 0..ITERS {
-            // Through memory once an iteration, so the product is not hoisted.
+            // Through memory once an iteration, so the product is not hoisted out of the loop.
             let b = std::hint::black_box(a);
             for s in acc.iter_mut() {
-                *s = f32x4_add(*s, f32x4_mul(b, b));
+                *s = f32x4_add(*s, f32x4_mul(b, *s));
             }
         }
         acc.iter().fold(f32x4_splat(0.0), |x, y| f32x4_add(x, *y))
@@ -682,7 +684,7 @@ fn instruction_ceilings_in_the_browser() {
         for _ in 0..ITERS {
             let b = std::hint::black_box(a);
             for s in acc.iter_mut() {
-                *s = i32x4_add(*s, i32x4_dot_i16x8(b, b));
+                *s = i32x4_add(*s, i32x4_dot_i16x8(b, *s));
             }
         }
         acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
@@ -696,10 +698,39 @@ fn instruction_ceilings_in_the_browser() {
         for _ in 0..ITERS {
             let b = std::hint::black_box(a);
             for s in acc.iter_mut() {
-                *s = f32x4_relaxed_madd(b, b, *s);
+                *s = f32x4_relaxed_madd(b, *s, *s);
             }
         }
         acc.iter().fold(f32x4_splat(0.0), |x, y| f32x4_add(x, *y))
+    }
+    #[cfg(feature = "relaxed-simd")]
+    #[target_feature(enable = "relaxed-simd")]
+    #[inline(never)]
+    unsafe fn dot_i16_out_widened(a: v128) -> v128 {
+        let mut acc = [i32x4_splat(0); 12];
+        for _ in 0..ITERS {
+            let b = std::hint::black_box(a);
+            for s in acc.iter_mut() {
+                *s = i32x4_add(
+                    *s,
+                    i32x4_extadd_pairwise_i16x8(i16x8_relaxed_dot_i8x16_i7x16(b, *s)),
+                );
+            }
+        }
+        acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
+    }
+    #[cfg(feature = "relaxed-simd")]
+    #[target_feature(enable = "relaxed-simd")]
+    #[inline(never)]
+    unsafe fn dot_i16_out(a: v128) -> v128 {
+        let mut acc = [i16x8_splat(0); 12];
+        for _ in 0..ITERS {
+            let b = std::hint::black_box(a);
+            for s in acc.iter_mut() {
+                *s = i16x8_add(*s, i16x8_relaxed_dot_i8x16_i7x16(b, *s));
+            }
+        }
+        acc.iter().fold(i16x8_splat(0), |x, y| i16x8_add(x, *y))
     }
     #[cfg(feature = "relaxed-simd")]
     #[target_feature(enable = "relaxed-simd")]
@@ -709,7 +740,7 @@ fn instruction_ceilings_in_the_browser() {
         for _ in 0..ITERS {
             let b = std::hint::black_box(a);
             for s in acc.iter_mut() {
-                *s = i32x4_relaxed_dot_i8x16_i7x16_add(b, b, *s);
+                *s = i32x4_relaxed_dot_i8x16_i7x16_add(b, *s, *s);
             }
         }
         acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
@@ -734,6 +765,22 @@ fn instruction_ceilings_in_the_browser() {
         // SAFETY: this build is for engines with relaxed SIMD.
         std::hint::black_box(unsafe { f32_relaxed_madd(a) });
     });
+    #[cfg(feature = "relaxed-simd")]
+    row(
+        "i16x8.relaxed_dot_i8x16_i7x16_s + i16x8.add",
+        16,
+        &mut || {
+            std::hint::black_box(unsafe { dot_i16_out(a) });
+        },
+    );
+    #[cfg(feature = "relaxed-simd")]
+    row(
+        "i16x8.relaxed_dot_i8x16_i7x16_s + i32x4.extadd_pairwise_i16x8_s + i32x4.add",
+        16,
+        &mut || {
+            std::hint::black_box(unsafe { dot_i16_out_widened(a) });
+        },
+    );
     #[cfg(feature = "relaxed-simd")]
     row("i32x4.relaxed_dot_i8x16_i7x16_add_s", 16, &mut || {
         // SAFETY: this build is for engines with relaxed SIMD.
