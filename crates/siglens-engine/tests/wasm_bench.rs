@@ -664,86 +664,57 @@ fn instruction_ceilings_in_the_browser() {
     // Inputs from memory the optimiser cannot see through, so the loop is not folded.
     let seed = std::hint::black_box([1i8; 16]);
     let a = unsafe { v128_load(seed.as_ptr() as *const v128) };
-    #[inline(never)]
-    fn f32_mul_add(a: v128) -> v128 {
-        // Normal floats (the seed's bytes as f32 would be denormals, which run microcode).
-        let a = f32x4_convert_i32x4(a);
-        let mut acc = [f32x4_splat(0.0); 12];
-        for _ in 0..ITERS {
-            // Through memory once an iteration, so the product is not hoisted out of the loop.
-            let b = std::hint::black_box(a);
-            for s in acc.iter_mut() {
-                *s = f32x4_add(*s, f32x4_mul(b, *s));
-            }
-        }
-        acc.iter().fold(f32x4_splat(0.0), |x, y| f32x4_add(x, *y))
-    }
-    #[inline(never)]
-    fn dot_i16(a: v128) -> v128 {
+    /// 12 chains of `s = step(b, s)`, `b` opaque each iteration (so nothing is hoisted out
+    /// of the loop), folded so the result is used.
+    #[inline(always)]
+    fn chains(a: v128, step: impl Fn(v128, v128) -> v128) -> v128 {
         let mut acc = [i32x4_splat(0); 12];
         for _ in 0..ITERS {
             let b = std::hint::black_box(a);
             for s in acc.iter_mut() {
-                *s = i32x4_add(*s, i32x4_dot_i16x8(b, *s));
+                *s = step(b, *s);
             }
         }
-        acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
+        acc.iter().fold(i32x4_splat(0), |x, y| v128_xor(x, *y))
+    }
+    // Normal floats for the f32 rows (the seed's bytes as f32 would be denormals, which
+    // run microcode).
+    #[inline(never)]
+    fn f32_mul_add(a: v128) -> v128 {
+        chains(f32x4_convert_i32x4(a), |b, s| f32x4_add(s, f32x4_mul(b, s)))
+    }
+    #[inline(never)]
+    fn dot_i16(a: v128) -> v128 {
+        chains(a, |b, s| i32x4_add(s, i32x4_dot_i16x8(b, s)))
     }
     #[cfg(feature = "relaxed-simd")]
     #[target_feature(enable = "relaxed-simd")]
     #[inline(never)]
     unsafe fn f32_relaxed_madd(a: v128) -> v128 {
-        let a = f32x4_convert_i32x4(a);
-        let mut acc = [f32x4_splat(0.0); 12];
-        for _ in 0..ITERS {
-            let b = std::hint::black_box(a);
-            for s in acc.iter_mut() {
-                *s = f32x4_relaxed_madd(b, *s, *s);
-            }
-        }
-        acc.iter().fold(f32x4_splat(0.0), |x, y| f32x4_add(x, *y))
+        chains(f32x4_convert_i32x4(a), |b, s| f32x4_relaxed_madd(b, s, s))
     }
     #[cfg(feature = "relaxed-simd")]
     #[target_feature(enable = "relaxed-simd")]
     #[inline(never)]
     unsafe fn dot_i16_out_widened(a: v128) -> v128 {
-        let mut acc = [i32x4_splat(0); 12];
-        for _ in 0..ITERS {
-            let b = std::hint::black_box(a);
-            for s in acc.iter_mut() {
-                *s = i32x4_add(
-                    *s,
-                    i32x4_extadd_pairwise_i16x8(i16x8_relaxed_dot_i8x16_i7x16(b, *s)),
-                );
-            }
-        }
-        acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
+        chains(a, |b, s| {
+            i32x4_add(
+                s,
+                i32x4_extadd_pairwise_i16x8(i16x8_relaxed_dot_i8x16_i7x16(b, s)),
+            )
+        })
     }
     #[cfg(feature = "relaxed-simd")]
     #[target_feature(enable = "relaxed-simd")]
     #[inline(never)]
     unsafe fn dot_i16_out(a: v128) -> v128 {
-        let mut acc = [i16x8_splat(0); 12];
-        for _ in 0..ITERS {
-            let b = std::hint::black_box(a);
-            for s in acc.iter_mut() {
-                *s = i16x8_add(*s, i16x8_relaxed_dot_i8x16_i7x16(b, *s));
-            }
-        }
-        acc.iter().fold(i16x8_splat(0), |x, y| i16x8_add(x, *y))
+        chains(a, |b, s| i16x8_add(s, i16x8_relaxed_dot_i8x16_i7x16(b, s)))
     }
     #[cfg(feature = "relaxed-simd")]
     #[target_feature(enable = "relaxed-simd")]
     #[inline(never)]
     unsafe fn relaxed_dot(a: v128) -> v128 {
-        let mut acc = [i32x4_splat(0); 12];
-        for _ in 0..ITERS {
-            let b = std::hint::black_box(a);
-            for s in acc.iter_mut() {
-                *s = i32x4_relaxed_dot_i8x16_i7x16_add(b, *s, *s);
-            }
-        }
-        acc.iter().fold(i32x4_splat(0), |x, y| i32x4_add(x, *y))
+        chains(a, |b, s| i32x4_relaxed_dot_i8x16_i7x16_add(b, s, s))
     }
     let mut lines = vec![
         "| instruction (12 accumulators, one load per 12) | multiply-adds per instruction | G multiply-adds/s |".to_string(),
