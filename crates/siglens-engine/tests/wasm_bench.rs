@@ -741,6 +741,7 @@ fn instruction_ceilings_in_the_browser() {
         "i16x8.relaxed_dot_i8x16_i7x16_s + i16x8.add",
         16,
         &mut || {
+            // SAFETY: this build is for engines with relaxed SIMD.
             std::hint::black_box(unsafe { dot_i16_out(a) });
         },
     );
@@ -749,6 +750,7 @@ fn instruction_ceilings_in_the_browser() {
         "i16x8.relaxed_dot_i8x16_i7x16_s + i32x4.extadd_pairwise_i16x8_s + i32x4.add",
         16,
         &mut || {
+            // SAFETY: this build is for engines with relaxed SIMD.
             std::hint::black_box(unsafe { dot_i16_out_widened(a) });
         },
     );
@@ -771,28 +773,19 @@ fn preprocess_in_the_browser() {
     let photos: [(&str, &[u8]); 6] = [
         (
             "astronaut.png",
-            include_bytes!("../../../tests/fixtures/images/astronaut.png"),
+            include_bytes!(fixture!("images/astronaut.png")),
         ),
-        (
-            "camera.png",
-            include_bytes!("../../../tests/fixtures/images/camera.png"),
-        ),
+        ("camera.png", include_bytes!(fixture!("images/camera.png"))),
         (
             "chelsea.png",
-            include_bytes!("../../../tests/fixtures/images/chelsea.png"),
+            include_bytes!(fixture!("images/chelsea.png")),
         ),
-        (
-            "coffee.png",
-            include_bytes!("../../../tests/fixtures/images/coffee.png"),
-        ),
+        ("coffee.png", include_bytes!(fixture!("images/coffee.png"))),
         (
             "grace_hopper.jpg",
-            include_bytes!("../../../tests/fixtures/images/grace_hopper.jpg"),
+            include_bytes!(fixture!("images/grace_hopper.jpg")),
         ),
-        (
-            "rocket.jpg",
-            include_bytes!("../../../tests/fixtures/images/rocket.jpg"),
-        ),
+        ("rocket.jpg", include_bytes!(fixture!("images/rocket.jpg"))),
     ];
     let cfg = PreprocessConfig::siglip2(224);
     let limits = DecodeLimits::default();
