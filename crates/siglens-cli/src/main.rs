@@ -145,6 +145,10 @@ struct ModelArgs {
     /// (to measure or check one against the other).
     #[arg(long)]
     tensor_layers: bool,
+    /// Quantize every int8-kernel input to 14 bits, the vision MLP's too (by default 7 bits
+    /// on its rows without outliers; to measure or check one against the other).
+    #[arg(long)]
+    fine_activations: bool,
 }
 
 impl ModelArgs {
@@ -167,6 +171,7 @@ impl ModelArgs {
                 int8_kernel: self.int8_kernel
                     || (!self.f32_matmul && ComputePolicy::for_this_platform().int8_kernel),
                 fused_layers: !self.tensor_layers,
+                coarse_mlp_input: !self.fine_activations,
                 ..ComputePolicy::for_this_platform()
             },
             ..Default::default()

@@ -125,6 +125,7 @@ fn model(dir: &str, images: &[String]) -> siglens_engine::Result<()> {
         quantized_q4_0: true,
         int8_kernel: false,
         fused_layers: true,
+        coarse_mlp_input: true,
     };
     let runs = bytes.iter().flat_map(|(d, b)| {
         let policies = match d {

@@ -147,7 +147,8 @@ fn storage_dtypes_stay_close_to_f32() {
 /// The fused CPU encoder layer (`model/cpu_layer`: q/k/v as one matrix, epilogues, its own
 /// attention and layer norm) computes what the Candle tensor ops compute on the same int8
 /// weights: the same kernel, only f32 summation orders differ. Its text tower also computes
-/// only the pooled position in the last layer.
+/// only the pooled position in the last layer. (With 14-bit MLP inputs: the 7-bit ones are
+/// the fused layers' alone, `ComputePolicy::coarse_mlp_input`.)
 #[test]
 fn fused_cpu_layers_equal_the_tensor_ops() {
     for name in MODELS {
@@ -155,6 +156,7 @@ fn fused_cpu_layers_equal_the_tensor_ops() {
         let bytes = gguf_bytes(name, StorageDType::Q8_0);
         let int8 = ComputePolicy {
             int8_kernel: true,
+            coarse_mlp_input: false,
             ..ComputePolicy::all_f32()
         };
         let fused = load_whole(&bytes, int8);

@@ -8,7 +8,7 @@
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
-use siglens_engine::kernels::{Epilogue, PackedI8};
+use siglens_engine::kernels::{Epilogue, InputPrecision, PackedI8};
 use siglens_engine::preprocess::PixelValues;
 use siglens_engine::weights::{
     load_safetensors_bytes, quantize_for_storage, StoredTensor, WeightMap,
@@ -118,7 +118,7 @@ fn int8_kernel_in_the_browser() {
         let packed = PackedI8::from_q8_0(&data, n, k);
         for (r, g) in [(4, 3), (4, 2), (3, 3), (5, 2), (6, 2), (2, 4)] {
             let ms = median_ms(10, || {
-                packed.matmul_tiled(&xv, m, (r, g), &Epilogue::default());
+                packed.matmul_tiled(&xv, m, (r, g), &Epilogue::default(), InputPrecision::Fine);
             });
             row(
                 &format!("int8 kernel, q8_0 blocks of 32, tile {r}x{}", 4 * g),
@@ -139,13 +139,37 @@ fn int8_kernel_in_the_browser() {
             for _ in 0..20 {
                 for (b, (_, p)) in best.iter_mut().zip(&kernels) {
                     let t = now_ms();
-                    p.matmul_tiled(&xv, m, (r, g), &Epilogue::default());
+                    p.matmul_tiled(&xv, m, (r, g), &Epilogue::default(), InputPrecision::Fine);
                     *b = b.min(now_ms() - t);
                 }
             }
             for ((name, _), ms) in kernels.iter().zip(best) {
                 row(
                     &format!("{name}, blocks of 32, tile {r}x{} (min of 20)", 4 * g),
+                    ms,
+                );
+            }
+        }
+        // 7-bit input rows (one relaxed dot per 16 multiply-adds) against 14-bit ones (two),
+        // the same packing (runs of 256, as siglens stores q8_0), alternated, fastest of 20.
+        #[cfg(feature = "relaxed-simd")]
+        {
+            let p = PackedI8::from_f32_laid_out(&wv, n, k, 256, (4, 4));
+            let precisions = [
+                ("14-bit", InputPrecision::Fine),
+                ("7-bit", InputPrecision::Coarse { crest: 8.0 }),
+            ];
+            let mut best = [f64::MAX; 2];
+            for _ in 0..20 {
+                for (b, (_, precision)) in best.iter_mut().zip(&precisions) {
+                    let t = now_ms();
+                    p.matmul_tiled(&xv, m, (3, 3), &Epilogue::default(), *precision);
+                    *b = b.min(now_ms() - t);
+                }
+            }
+            for ((name, _), ms) in precisions.iter().zip(best) {
+                row(
+                    &format!("relaxed dot_i8x16_i7x16, {name} inputs, blocks of 256, tile 3x12 (min of 20)"),
                     ms,
                 );
             }
@@ -160,7 +184,7 @@ fn int8_kernel_in_the_browser() {
             for _ in 0..20 {
                 for (b, p) in best.iter_mut().zip(&packs) {
                     let t = now_ms();
-                    p.matmul_tiled(&xv, m, (3, 3), &Epilogue::default());
+                    p.matmul_tiled(&xv, m, (3, 3), &Epilogue::default(), InputPrecision::Fine);
                     *b = b.min(now_ms() - t);
                 }
             }
@@ -174,7 +198,7 @@ fn int8_kernel_in_the_browser() {
         let per_col = PackedI8::from_f32(&wv, n, k, k);
         for (r, g) in [(4, 3), (4, 2)] {
             let ms = median_ms(10, || {
-                per_col.matmul_tiled(&xv, m, (r, g), &Epilogue::default());
+                per_col.matmul_tiled(&xv, m, (r, g), &Epilogue::default(), InputPrecision::Fine);
             });
             row(
                 &format!("int8 kernel, one scale per column, tile {r}x{}", 4 * g),
@@ -594,13 +618,26 @@ fn fused_layer_steps(batch: usize, seq: usize) {
             }),
         ),
         (
-            "fc1 + bias + GELU",
+            // The vision tower's quantizes its input to 7 bits (`ComputePolicy::coarse_mlp_input`);
+            // the text tower's to 14.
+            if seq == 197 {
+                "fc1 + bias + GELU, 7-bit input"
+            } else {
+                "fc1 + bias + GELU"
+            },
             median_ms(9, || {
                 let e = Epilogue {
                     gelu: true,
                     ..ep(&bias_i)
                 };
-                w1.matmul_with(&x, s, &e);
+                let precision = if seq == 197 {
+                    InputPrecision::Coarse {
+                        crest: siglens_engine::kernels::int8::MLP_INPUT_CREST,
+                    }
+                } else {
+                    InputPrecision::Fine
+                };
+                w1.matmul_at(&x, s, &e, precision);
             }),
         ),
         (
@@ -616,6 +653,16 @@ fn fused_layer_steps(batch: usize, seq: usize) {
     ];
     let total: f64 = rows.iter().map(|r| r.1).sum();
     let extra: Vec<(&str, f64)> = vec![
+        (
+            "  of which: fc1 + bias + GELU, 14-bit input",
+            median_ms(9, || {
+                let e = Epilogue {
+                    gelu: true,
+                    ..ep(&bias_i)
+                };
+                w1.matmul_with(&x, s, &e);
+            }),
+        ),
         (
             "  of which: fc1 without epilogue",
             median_ms(9, || {

@@ -3,11 +3,12 @@
 //! with `--features relaxed-simd` the relaxed-SIMD kernel as well.
 //! Both sum exact i32 block partials and do the same f32 operations in the same order, so
 //! the tolerance is zero: any difference is a packing or tiling bug. The same holds with an
-//! epilogue (bias, GELU, residual) applied by the kernel's path and to the reference by hand.
+//! epilogue (bias, GELU, residual) applied by the kernel's path and to the reference by hand,
+//! and with 7-bit input rows (`InputPrecision::Coarse`) mixed with 14-bit ones in a tile.
 #![cfg(target_arch = "wasm32")]
 
 use siglens_engine::kernels::gelu::gelu_tanh;
-use siglens_engine::kernels::{Epilogue, PackedI8};
+use siglens_engine::kernels::{Epilogue, InputPrecision, PackedI8};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -44,8 +45,13 @@ fn simd128_equals_scalar_bit_for_bit() {
     for (i, &(m, k, n)) in shapes.iter().enumerate() {
         let w = lcg(i as u64, n * k);
         let mut x = lcg(1000 + i as u64, m * k);
-        // Outlier values, as transformer activations have.
-        x[0] *= 40.0;
+        // Outlier values, as transformer activations have: on every fifth row, so with
+        // `Coarse { crest: 3 }` those rows stay 14-bit and the others (uniform values, a
+        // crest of ~1.7) take 7 bits, in the same register tiles.
+        for r in (0..m).step_by(5) {
+            x[r * k] *= 40.0;
+        }
+        let coarse = InputPrecision::Coarse { crest: 3.0 };
         // 32: q8_0's block; 256: the runs siglens writes (`weights::q8_0_runs`); k: one
         // scale per column.
         let mut kbs = vec![32, 256, k];
@@ -60,8 +66,11 @@ fn simd128_equals_scalar_bit_for_bit() {
             }
             let bias = lcg(2000 + i as u64, n);
             let residual = lcg(3000 + i as u64, m * n);
-            for p in packings {
-                let reference = p.matmul_scalar(&x, m);
+            for (p, precision) in packings
+                .iter()
+                .flat_map(|p| [(p, InputPrecision::Fine), (p, coarse)])
+            {
+                let reference = p.matmul_scalar_at(&x, m, precision);
                 // The epilogue after the whole product, in `Epilogue`'s order.
                 let finished: Vec<f32> = reference
                     .iter()
@@ -79,12 +88,12 @@ fn simd128_equals_scalar_bit_for_bit() {
                             (Epilogue::default(), &reference, "product"),
                             (ep, &finished, "epilogue"),
                         ] {
-                            let y = p.matmul_tiled(&x, m, (rows, groups), &ep);
+                            let y = p.matmul_tiled(&x, m, (rows, groups), &ep, precision);
                             assert_eq!(y.len(), want.len());
                             let same = y.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits());
                             assert!(
                                 same,
-                                "m{m} k{k} n{n} kb{kb} tile {rows}x{groups}: {what} differs"
+                                "m{m} k{k} n{n} kb{kb} tile {rows}x{groups} {precision:?}: {what} differs"
                             );
                         }
                     }

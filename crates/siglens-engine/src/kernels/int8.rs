@@ -58,19 +58,24 @@ fn round_small_to_i16(y: f32) -> i16 {
 /// The relaxed kernel's operands: each row of `qa` (|q| <= 8191) as `u = q + 8192`
 /// (1..=16383) split into its high and low 7 bits, `u = 128 * hi + lo`, laid out per row as
 /// `k` high bytes then `k` low bytes. Both halves are 0..=127, the range in which
-/// `dot_i8x16_i7x16` is exact on every engine.
+/// `dot_i8x16_i7x16` is exact on every engine. Also, per row, whether all its low bytes are
+/// zero (a 7-bit row, [`InputPrecision::Coarse`]): the kernel skips their products.
 #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-fn split_7bit(qa: &[i16], k: usize) -> Vec<u8> {
+fn split_7bit(qa: &[i16], k: usize) -> (Vec<u8>, Vec<bool>) {
     let mut out = vec![0u8; 2 * qa.len()];
+    let mut lo_zero = Vec::with_capacity(qa.len() / k.max(1));
     for (row, o) in qa.chunks_exact(k).zip(out.chunks_exact_mut(2 * k)) {
         let (hi, lo) = o.split_at_mut(k);
+        let mut any_lo = 0u8;
         for ((h, l), &q) in hi.iter_mut().zip(lo.iter_mut()).zip(row) {
             let u = (q as i32 + 8192) as u16;
             *h = (u >> 7) as u8;
             *l = (u & 127) as u8;
+            any_lo |= *l;
         }
+        lo_zero.push(any_lo == 0);
     }
-    out
+    (out, lo_zero)
 }
 
 /// One register tile for a SIMD kernel: pointers at the first row / column group of its
@@ -87,6 +92,12 @@ pub(super) struct Tile<T> {
     pub out: *mut f32,
     pub rows: usize,
     pub groups: usize,
+    /// The tile's first row.
+    #[cfg_attr(
+        not(all(target_arch = "wasm32", feature = "relaxed-simd")),
+        allow(dead_code)
+    )]
+    pub row: usize,
     /// The tile's first column.
     #[cfg_attr(
         not(all(target_arch = "wasm32", feature = "relaxed-simd")),
@@ -136,6 +147,7 @@ pub(super) fn walk_tiles<T>(
                     out: acc[r * n_pad + c * g..].as_mut_ptr(),
                     rows: rr,
                     groups: cg,
+                    row: r,
                     col: c * g,
                 });
                 r += rr;
@@ -144,6 +156,25 @@ pub(super) fn walk_tiles<T>(
         }
     }
 }
+
+/// How a matmul quantizes its input rows (the weights are as stored either way).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum InputPrecision {
+    /// 14 bits a value (|q| <= 8191, [`qmax_for`]) on every row.
+    #[default]
+    Fine,
+    /// 7 bits (|q| <= 63) on each row whose largest |value| is at most `crest` times its
+    /// RMS, i.e. whose rounding error is at most `crest / 218` of its RMS; 14 bits on the
+    /// others (rows with outliers). Each row on its own, so the same on every kernel and
+    /// thread split. Where the relaxed-SIMD kernel runs, a register tile of 7-bit rows takes
+    /// one dot per 16 multiply-adds instead of two.
+    Coarse { crest: f32 },
+}
+
+/// The `crest` the vision tower's MLP input takes ([`InputPrecision::Coarse`]; chosen in
+/// BENCHMARKS.md, "7-bit MLP inputs"): a rounding error of at most 3.7% of a row's RMS, where
+/// a layer-normed row of Gaussian-like values has a crest of ~4.
+pub const MLP_INPUT_CREST: f32 = 8.0;
 
 /// What [`PackedI8::matmul_with`] does to each output after its row scale, in this order:
 /// `+ bias`, GELU (tanh), `residual +`: the order of the separate tensor ops it replaces,
@@ -230,6 +261,9 @@ pub fn relaxed_fits(kb: usize) -> bool {
 /// relaxed-SIMD kernel, which takes them as two 7-bit halves of `q + 8192`, computes
 /// exactly what the others do: every build and kernel gives the same numbers.
 const QMAX: i32 = 8191;
+
+/// [`InputPrecision::Coarse`]'s largest |q|: `128 * q + 8192` has a zero low half.
+const COARSE_QMAX: i32 = 63;
 
 /// The largest activation magnitude for blocks of `kb`: a block's i32 partial sum,
 /// `kb * qmax * 128`, must stay below 2^31 (a `dot_i16x8` pair, `2 * qmax * 128`, always
@@ -422,7 +456,7 @@ impl PackedI8 {
     pub fn matmul_shared(parts: &[(&PackedI8, Epilogue)], x: &[f32], m: usize) -> Vec<Vec<f32>> {
         let mats: Vec<&PackedI8> = parts.iter().map(|(p, _)| *p).collect();
         assert!(Self::can_share_input(&mats), "matrices packed differently");
-        Self::matmul_parts(parts, x, m, None)
+        Self::matmul_parts(parts, x, m, InputPrecision::Fine, None)
     }
 
     /// `x` (`m x k`, row-major) times `W^T`: `m x n`. simd128 in wasm; on x86-64 AVX-512
@@ -434,7 +468,18 @@ impl PackedI8 {
     /// [`Self::matmul`], then `ep` on each output (on the threads, while the rows are in
     /// cache, natively).
     pub fn matmul_with(&self, x: &[f32], m: usize, ep: &Epilogue) -> Vec<f32> {
-        Self::matmul_parts(&[(self, *ep)], x, m, None).remove(0)
+        self.matmul_at(x, m, ep, InputPrecision::Fine)
+    }
+
+    /// [`Self::matmul_with`] on an input quantized at `precision`.
+    pub fn matmul_at(
+        &self,
+        x: &[f32],
+        m: usize,
+        ep: &Epilogue,
+        precision: InputPrecision,
+    ) -> Vec<f32> {
+        Self::matmul_parts(&[(self, *ep)], x, m, precision, None).remove(0)
     }
 
     /// [`Self::matmul_with`] with a register tile of `rows` x `groups` (4 columns each) for
@@ -446,8 +491,9 @@ impl PackedI8 {
         m: usize,
         (rows, groups): (usize, usize),
         ep: &Epilogue,
+        precision: InputPrecision,
     ) -> Vec<f32> {
-        Self::matmul_parts(&[(self, *ep)], x, m, Some((rows, groups))).remove(0)
+        Self::matmul_parts(&[(self, *ep)], x, m, precision, Some((rows, groups))).remove(0)
     }
 
     /// Matrices that share an input's quantization (checked by the callers), each with its
@@ -456,6 +502,7 @@ impl PackedI8 {
         parts: &[(&PackedI8, Epilogue)],
         x: &[f32],
         m: usize,
+        precision: InputPrecision,
         tile: Option<(usize, usize)>,
     ) -> Vec<Vec<f32>> {
         let first = parts[0].0;
@@ -465,12 +512,12 @@ impl PackedI8 {
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(kernel) = first.x86_kernel() {
-            return Self::matmul_threaded(parts, x, m, kernel);
+            return Self::matmul_threaded(parts, x, m, precision, kernel);
         }
         // The fastest tiles measured (BENCHMARKS.md, "Browser kernels" and "Relaxed
         // SIMD"): 4 rows x 12 columns for simd128, 3 x 12 for relaxed SIMD.
         let (rows, groups) = tile.unwrap_or(if first.kstep == 4 { (3, 3) } else { (4, 3) });
-        let (qa, ascale) = first.quantize_rows(x, m);
+        let (qa, ascale) = first.quantize_rows(x, m, precision);
         #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
         let halves = (first.kstep == 4).then(|| split_7bit(&qa, first.k));
         parts
@@ -478,7 +525,7 @@ impl PackedI8 {
             .map(|(p, ep)| {
                 let mut acc = vec![0f32; m * p.n_pad];
                 #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-                let h = halves.as_deref();
+                let h = halves.as_ref().map(|(h, z)| (h.as_slice(), z.as_slice()));
                 #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
                 let h = None;
                 p.run_one_thread(&qa, h, m, &mut acc, (rows, groups));
@@ -490,19 +537,20 @@ impl PackedI8 {
     }
 
     /// `acc` (`m x n_pad`, zeroed) += the block-scaled products on one thread: the
-    /// relaxed-SIMD kernel on `halves` (`split_7bit`'s rows) where the build has it, else
-    /// simd128 in wasm, else the scalar kernel; `tile` is the wasm kernels' register tile.
+    /// relaxed-SIMD kernel on `halves` (`split_7bit`'s rows and low-zero flags) where the
+    /// build has it, else simd128 in wasm, else the scalar kernel; `tile` is the wasm
+    /// kernels' register tile.
     fn run_one_thread(
         &self,
         qa: &[i16],
-        halves: Option<&[u8]>,
+        halves: Option<(&[u8], &[bool])>,
         m: usize,
         acc: &mut [f32],
         (rows, groups): (usize, usize),
     ) {
         #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-        if let Some(h) = halves {
-            return super::int8_relaxed::run(self, h, m, acc, rows, groups);
+        if let Some((h, lo_zero)) = halves {
+            return super::int8_relaxed::run(self, h, lo_zero, m, acc, rows, groups);
         }
         let _ = halves;
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -537,6 +585,7 @@ impl PackedI8 {
         parts: &[(&PackedI8, Epilogue)],
         x: &[f32],
         m: usize,
+        precision: InputPrecision,
         kernel: RowsKernel,
     ) -> Vec<Vec<f32>> {
         use rayon::prelude::*;
@@ -559,7 +608,7 @@ impl PackedI8 {
             .enumerate()
             .for_each(|(i, (outs, x))| {
                 let r = x.len() / first.k;
-                let (qa, ascale) = first.quantize_rows(x, r);
+                let (qa, ascale) = first.quantize_rows(x, r, precision);
                 for (acc, (p, ep)) in outs.into_iter().zip(parts) {
                     // SAFETY: `x86_kernel` chose a kernel this CPU runs, for this packing
                     // (every part has it); `qa` and `acc` hold `r` whole rows.
@@ -577,17 +626,35 @@ impl PackedI8 {
 
     /// The portable kernel: the reference the simd128 one must equal bit for bit.
     pub fn matmul_scalar(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let (qa, ascale) = self.quantize_rows(x, m);
+        self.matmul_scalar_at(x, m, InputPrecision::Fine)
+    }
+
+    /// [`Self::matmul_scalar`] on an input quantized at `precision`.
+    pub fn matmul_scalar_at(&self, x: &[f32], m: usize, precision: InputPrecision) -> Vec<f32> {
+        let (qa, ascale) = self.quantize_rows(x, m, precision);
         let mut acc = vec![0f32; m * self.n_pad];
         self.run_scalar(&qa, m, &mut acc);
         self.finish(acc, &ascale, m)
     }
 
-    /// Per-row symmetric quantization to `qmax_for(kb)`. A row with a non-finite value
-    /// gets a NaN scale (its outputs are NaN, as f32 would propagate).
-    fn quantize_rows(&self, x: &[f32], m: usize) -> (Vec<i16>, Vec<f32>) {
+    /// Per-row symmetric quantization to `qmax_for(kb)`, or (`Coarse`, rows within its
+    /// crest) to 63 levels a side, stored as `128 * q` with the scale / 128: the same i16
+    /// rows every kernel takes, and exactly what 7-bit `q` would give (a power of two scales
+    /// every f32 step alike). A row with a non-finite value gets a NaN scale (its outputs
+    /// are NaN, as f32 would propagate).
+    fn quantize_rows(
+        &self,
+        x: &[f32],
+        m: usize,
+        precision: InputPrecision,
+    ) -> (Vec<i16>, Vec<f32>) {
         assert_eq!(x.len(), m * self.k, "input is not m x {}", self.k);
         let qmax = qmax_for(self.kb) as f32;
+        // `128 * 63` must fit the bound too (it does for blocks up to ~2000).
+        let crest = match precision {
+            InputPrecision::Coarse { crest } if qmax >= (128 * COARSE_QMAX) as f32 => Some(crest),
+            _ => None,
+        };
         let mut qa = vec![0i16; m * self.k];
         let mut scales = vec![0f32; m];
         for ((row, q), s) in x
@@ -598,29 +665,41 @@ impl PackedI8 {
             // In 8 lanes so LLVM vectorizes the scan (a float max is not associative, so a
             // single running max stays scalar); `a <= MAX` is false for infinities and NaN.
             let mut lanes = [0f32; 8];
+            let mut squares = [0f32; 8];
             let mut finite = true;
             let mut chunks = row.chunks_exact(8);
             for c in &mut chunks {
-                for (l, v) in lanes.iter_mut().zip(c) {
+                for ((l, sq), v) in lanes.iter_mut().zip(&mut squares).zip(c) {
                     let a = v.abs();
                     finite &= a <= f32::MAX;
                     *l = if a > *l { a } else { *l };
+                    *sq += v * v;
                 }
             }
             for v in chunks.remainder() {
                 let a = v.abs();
                 finite &= a <= f32::MAX;
                 lanes[0] = if a > lanes[0] { a } else { lanes[0] };
+                squares[0] += v * v;
             }
             let amax = lanes.iter().fold(0f32, |m, &a| if a > m { a } else { m });
             if !finite {
                 *s = f32::NAN;
                 continue;
             }
-            *s = amax / qmax;
-            let inv = if amax > 0.0 { qmax / amax } else { 0.0 };
+            let coarse = crest.is_some_and(|c| {
+                let mean_square = squares.iter().sum::<f32>() / self.k as f32;
+                amax * amax <= c * c * mean_square
+            });
+            let (levels, step) = if coarse {
+                (COARSE_QMAX as f32, 128)
+            } else {
+                (qmax, 1)
+            };
+            *s = amax / levels / step as f32;
+            let inv = if amax > 0.0 { levels / amax } else { 0.0 };
             for (o, v) in q.iter_mut().zip(row) {
-                *o = round_small_to_i16(v * inv);
+                *o = round_small_to_i16(v * inv) * step;
             }
         }
         (qa, scales)
@@ -854,23 +933,33 @@ mod tests {
             (300, 3072, 20, 256),
         ] {
             let w = lcg(m as u64, n * k);
-            let x = lcg(k as u64, m * k);
-            let p = PackedI8::from_f32(&w, n, k, kb);
-            let want = p.matmul_scalar(&x, m);
-            assert_eq!(p.matmul(&x, m), want, "matmul {m}x{k} @ {k}x{n}");
-            for (name, run, g, kb_multiple) in &kernels {
-                if kb % kb_multiple != 0 {
-                    continue;
-                }
-                let p = PackedI8::from_f32_laid_out(&w, n, k, kb, (*g, 2));
+            let mut x = lcg(k as u64, m * k);
+            // Every third row with an outlier: 14-bit rows among 7-bit ones under `Coarse`.
+            for r in (0..m).step_by(3) {
+                x[r * k] = 30.0;
+            }
+            for precision in [InputPrecision::Fine, InputPrecision::Coarse { crest: 3.0 }] {
+                let p = PackedI8::from_f32(&w, n, k, kb);
+                let want = p.matmul_scalar_at(&x, m, precision);
+                let ep = Epilogue::default();
                 assert_eq!(
-                    p.matmul_scalar(&x, m),
+                    p.matmul_at(&x, m, &ep, precision),
                     want,
-                    "packing by {g} changed a value"
+                    "matmul {m}x{k} @ {k}x{n}"
                 );
-                let got =
-                    PackedI8::matmul_threaded(&[(&p, Epilogue::default())], &x, m, *run).remove(0);
-                assert_eq!(got, want, "{name} {m}x{k} @ {k}x{n}");
+                for (name, run, g, kb_multiple) in &kernels {
+                    if kb % kb_multiple != 0 {
+                        continue;
+                    }
+                    let p = PackedI8::from_f32_laid_out(&w, n, k, kb, (*g, 2));
+                    assert_eq!(
+                        p.matmul_scalar_at(&x, m, precision),
+                        want,
+                        "packing by {g} changed a value"
+                    );
+                    let got = PackedI8::matmul_threaded(&[(&p, ep)], &x, m, precision, *run);
+                    assert_eq!(got[0], want, "{name} {m}x{k} @ {k}x{n} {precision:?}");
+                }
             }
         }
     }
@@ -936,6 +1025,49 @@ mod tests {
             residual: Some(&residual),
         };
         assert_eq!(p.matmul_with(&x, m, &ep), want);
+    }
+
+    /// `Coarse` rounds each row without outliers to 63 levels a side (within half a step
+    /// of the f32 product, and no longer within 14 bits' bound), and leaves rows with
+    /// outliers, all-zero rows and non-finite rows exactly as `Fine` has them.
+    #[test]
+    fn coarse_inputs_take_7_bits_on_rows_without_outliers() {
+        let (m, k, n, kb) = (8, 256, 24, 32);
+        let w = lcg(21, n * k);
+        let mut x = lcg(22, m * k);
+        x[2 * k + 7] = 25.0; // crest ~ 25 / 1.6 > 4
+        x[5 * k..6 * k].fill(0.0);
+        x[6 * k + 3] = f32::NAN;
+        let p = PackedI8::from_f32(&w, n, k, kb);
+        let wd = p.dequantize();
+        let coarse = InputPrecision::Coarse { crest: 4.0 };
+        let fine = p.matmul_scalar(&x, m);
+        let got = p.matmul_scalar_at(&x, m, coarse);
+        for r in 0..m {
+            let row = &x[r * k..][..k];
+            let (yf, yc) = (&fine[r * n..][..n], &got[r * n..][..n]);
+            if [2, 5, 6].contains(&r) {
+                let same = yf.iter().zip(yc).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "row {r} should stay 14-bit");
+                continue;
+            }
+            let amax = row.iter().fold(0f32, |a, v| a.max(v.abs()));
+            let mut worst_over_bound = 0f64;
+            for c in 0..n {
+                let wc = &wd[c * k..][..k];
+                let exact: f64 = row.iter().zip(wc).map(|(a, b)| *a as f64 * *b as f64).sum();
+                let l1: f64 = wc.iter().map(|v| v.abs() as f64).sum();
+                let half_step = amax as f64 / 63.0 / 2.0;
+                let err = (yc[c] as f64 - exact).abs();
+                assert!(
+                    err <= half_step * l1 * 1.001 + 1e-5,
+                    "row {r} col {c}: {err}"
+                );
+                worst_over_bound = worst_over_bound.max(err / (half_step * l1 / 128.0));
+            }
+            // Some error beyond what 14 bits (a step 128x finer) could give: really 7 bits.
+            assert!(worst_over_bound > 1.0, "row {r} looks 14-bit");
+        }
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub mod layer_norm;
 pub mod par;
 pub mod softmax;
 
-pub use int8::{Epilogue, PackedI8};
+pub use int8::{Epilogue, InputPrecision, PackedI8};
 
 /// Whether our int8 kernel beats Candle's f32 matmul on this machine (measured:
 /// BENCHMARKS.md): in wasm (simd128), and natively on x86-64 with AVX-512 VNNI.

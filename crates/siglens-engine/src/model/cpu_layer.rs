@@ -13,7 +13,7 @@ use crate::config::Activation;
 use crate::error::{Error, Result};
 use crate::kernels::attention::{attention, Heads};
 use crate::kernels::layer_norm::layer_norm_rows;
-use crate::kernels::{Epilogue, PackedI8};
+use crate::kernels::{Epilogue, InputPrecision, PackedI8};
 
 struct Norm {
     weight: Vec<f32>,
@@ -62,7 +62,19 @@ impl Int8Linear {
     }
 
     fn forward(&self, x: &[f32], rows: usize, gelu: bool, residual: Option<&[f32]>) -> Vec<f32> {
-        self.w.matmul_with(x, rows, &self.epilogue(gelu, residual))
+        self.forward_at(x, rows, gelu, residual, InputPrecision::Fine)
+    }
+
+    fn forward_at(
+        &self,
+        x: &[f32],
+        rows: usize,
+        gelu: bool,
+        residual: Option<&[f32]>,
+        precision: InputPrecision,
+    ) -> Vec<f32> {
+        self.w
+            .matmul_at(x, rows, &self.epilogue(gelu, residual), precision)
     }
 }
 
@@ -75,6 +87,8 @@ pub struct CpuLayer {
     ln2: Norm,
     fc1: Int8Linear,
     fc2: Int8Linear,
+    /// How `fc1` quantizes its (layer-normed) input.
+    mlp_input: InputPrecision,
     heads: usize,
     head_dim: usize,
 }
@@ -100,8 +114,8 @@ impl CpuLayer {
     }
 
     /// The layer on plain buffers (the same packed matrices); `l` must be one that
-    /// [`Self::applies`] to.
-    pub fn from_layer(l: EncoderLayer) -> Result<Self> {
+    /// [`Self::applies`] to; `mlp_input`: how `fc1` quantizes its input.
+    pub fn from_layer(l: EncoderLayer, mlp_input: InputPrecision) -> Result<Self> {
         let EncoderLayer {
             ln1,
             attn,
@@ -121,6 +135,7 @@ impl CpuLayer {
             ln2: Norm::new(&ln2)?,
             fc1: lin(&mlp.fc1)?,
             fc2: lin(&mlp.fc2)?,
+            mlp_input,
             heads: attn.heads,
             head_dim: attn.head_dim,
         })
@@ -168,7 +183,9 @@ impl CpuLayer {
             Cow::Borrowed(x)
         };
         let x = self.out.forward(&o, rows, false, Some(&residual));
-        let h = self.fc1.forward(&self.ln2.forward(&x), rows, true, None);
+        let h = self
+            .fc1
+            .forward_at(&self.ln2.forward(&x), rows, true, None, self.mlp_input);
         Ok(self.fc2.forward(&h, rows, false, Some(&x)))
     }
 }

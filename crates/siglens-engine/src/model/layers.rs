@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 
 use crate::config::Activation;
 use crate::error::{Error, Result};
-use crate::kernels::PackedI8;
+use crate::kernels::{InputPrecision, PackedI8};
 use crate::weights::{ComputePolicy, MatmulCompute, StoredTensor, WeightMap};
 
 use super::cpu_layer::CpuLayer;
@@ -438,6 +438,8 @@ pub struct EncoderSpec {
     pub layers: usize,
     pub eps: f64,
     pub act: Activation,
+    /// How the fused layers quantize the MLP's input (`fc1`'s).
+    pub mlp_input: InputPrecision,
 }
 
 /// Pre-norm transformer encoder (`{prefix}.layers.{i}`).
@@ -471,7 +473,7 @@ impl Encoder {
             Layers::Cpu(
                 layers
                     .into_iter()
-                    .map(CpuLayer::from_layer)
+                    .map(|l| CpuLayer::from_layer(l, s.mlp_input))
                     .collect::<Result<_>>()?,
             )
         } else {

@@ -9,6 +9,7 @@ use super::layers::{Encoder, EncoderSpec, LayerNorm, Linear, Loader};
 use super::token_rows::TokenRows;
 use crate::config::TextConfig;
 use crate::error::{Error, Result};
+use crate::kernels::InputPrecision;
 use crate::weights::StoredTensor;
 
 /// The token table is the largest tensor (256000 x 768 for base); when it is stored
@@ -55,6 +56,7 @@ impl TextTower {
             layers: cfg.num_hidden_layers,
             eps: cfg.layer_norm_eps,
             act: cfg.hidden_act,
+            mlp_input: InputPrecision::Fine,
         };
         Ok(Self {
             tokens,

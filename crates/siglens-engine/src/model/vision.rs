@@ -7,6 +7,8 @@ use candle_core::{DType, Device, Tensor};
 use super::layers::{Attention, Encoder, EncoderSpec, LayerNorm, Linear, Loader, Mlp};
 use crate::config::VisionConfig;
 use crate::error::{Error, Result};
+use crate::kernels::int8::MLP_INPUT_CREST;
+use crate::kernels::InputPrecision;
 use crate::weights::StoredTensor;
 
 pub struct VisionTower {
@@ -41,6 +43,15 @@ impl VisionTower {
             layers: cfg.num_hidden_layers,
             eps: cfg.layer_norm_eps,
             act: cfg.hidden_act,
+            // 7 bits cost the fixtures' image embeddings ~4e-5 of cosine; the text tower's
+            // failed the 0.999 bar (BENCHMARKS.md, "7-bit MLP inputs").
+            mlp_input: if ld.policy.coarse_mlp_input {
+                InputPrecision::Coarse {
+                    crest: MLP_INPUT_CREST,
+                }
+            } else {
+                InputPrecision::Fine
+            },
         };
         // nn.MultiheadAttention keeps q/k/v as one (3h, h) matrix; split it, each part in
         // its stored form (k and v then take the int8 kernel over all patches like any linear).

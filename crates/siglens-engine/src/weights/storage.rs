@@ -174,6 +174,11 @@ pub fn quantize_for_storage(
 /// `fused_layers`: where every linear of an encoder layer is on the int8 kernel (CPU, f32),
 /// the layer runs on plain buffers with its steps fused and threaded (`model/cpu_layer`)
 /// instead of as Candle tensor ops; off only to measure or check one against the other.
+///
+/// `coarse_mlp_input`: in those fused layers, the vision tower's MLP input (`fc1`'s) is
+/// quantized to 7 bits on each row without outliers (`kernels::InputPrecision::Coarse`;
+/// one dot per 16 multiply-adds where the relaxed-SIMD kernel runs, BENCHMARKS.md "7-bit MLP
+/// inputs"); off, 14 bits like every other input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputePolicy {
     pub quantized_q4k: bool,
@@ -181,6 +186,7 @@ pub struct ComputePolicy {
     pub quantized_q4_0: bool,
     pub int8_kernel: bool,
     pub fused_layers: bool,
+    pub coarse_mlp_input: bool,
 }
 
 /// What a linear layer computes on, for a weight stored in some dtype.
@@ -203,6 +209,7 @@ impl ComputePolicy {
             quantized_q4_0: false,
             int8_kernel: crate::kernels::int8_is_faster(),
             fused_layers: true,
+            coarse_mlp_input: true,
         }
     }
 
@@ -214,6 +221,7 @@ impl ComputePolicy {
             quantized_q4_0: false,
             int8_kernel: false,
             fused_layers: true,
+            coarse_mlp_input: true,
         }
     }
 
