@@ -213,6 +213,31 @@ fn quantize_info_and_classify_from_gguf() {
     ]);
     assert!(out.status.success());
     assert_eq!(json_of(&out)[0]["scores"].as_array().unwrap().len(), 2);
+    // On the int8 kernel the vision MLP's input takes 7 bits where rows allow, and the
+    // bench says on how many; with --fine-activations on none.
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--model",
+            &gguf,
+            "--images",
+            "1",
+            "--texts",
+            "0",
+            "--warmup",
+            "0",
+            "--runs",
+            "1",
+            "--int8-kernel",
+        ];
+        args.extend_from_slice(extra);
+        let o = siglens(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        json_of(&o)
+    };
+    let share = bench(&[])["mlp_input_7bit_rows"].as_f64().unwrap();
+    assert!(share > 0.5 && share <= 1.0, "{share}");
+    assert!(bench(&["--fine-activations"])["mlp_input_7bit_rows"].is_null());
     // Bad arguments are errors with exit code 2, not panics.
     let out = siglens(&[
         "quantize",

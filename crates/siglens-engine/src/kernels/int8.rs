@@ -14,6 +14,8 @@
 //! last. The scalar and simd128 kernels do the same f32 operations in the same order, so
 //! they agree bit for bit.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use candle_core::quantized::GgmlDType;
 use half::f16;
 
@@ -175,6 +177,18 @@ pub enum InputPrecision {
 /// BENCHMARKS.md, "7-bit MLP inputs"): a rounding error of at most 3.7% of a row's RMS, where
 /// a layer-normed row of Gaussian-like values has a crest of ~4.
 pub const MLP_INPUT_CREST: f32 = 8.0;
+
+/// Rows quantized under [`InputPrecision::Coarse`] so far in this process, and how many of
+/// them took 7 bits.
+static COARSE_ROWS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// `(rows quantized under Coarse, of which at 7 bits)` since the process started: where a
+/// model's rows have outliers they keep 14 bits, and the speed-up with them (`siglens bench`
+/// reports the share).
+pub fn coarse_row_counts() -> (u64, u64) {
+    let [all, seven] = &COARSE_ROWS;
+    (all.load(Ordering::Relaxed), seven.load(Ordering::Relaxed))
+}
 
 /// What [`PackedI8::matmul_with`] does to each output after its row scale, in this order:
 /// `+ bias`, GELU (tanh), `residual +`: the order of the separate tensor ops it replaces,
@@ -657,6 +671,7 @@ impl PackedI8 {
         };
         let mut qa = vec![0i16; m * self.k];
         let mut scales = vec![0f32; m];
+        let mut seven_bit_rows = 0u64;
         for ((row, q), s) in x
             .chunks_exact(self.k)
             .zip(qa.chunks_exact_mut(self.k))
@@ -691,6 +706,7 @@ impl PackedI8 {
                 let mean_square = squares.iter().sum::<f32>() / self.k as f32;
                 amax * amax <= c * c * mean_square
             });
+            seven_bit_rows += coarse as u64;
             let (levels, step) = if coarse {
                 (COARSE_QMAX as f32, 128)
             } else {
@@ -701,6 +717,10 @@ impl PackedI8 {
             for (o, v) in q.iter_mut().zip(row) {
                 *o = round_small_to_i16(v * inv) * step;
             }
+        }
+        if crest.is_some() {
+            COARSE_ROWS[0].fetch_add(m as u64, Ordering::Relaxed);
+            COARSE_ROWS[1].fetch_add(seven_bit_rows, Ordering::Relaxed);
         }
         (qa, scales)
     }
