@@ -40,7 +40,7 @@ pub struct PackedI8 {
     scales: Vec<f32>,
     /// Each (block, column)'s sum of weights, `[k / kb][n_pad]`: the relaxed-SIMD kernel's
     /// offset correction (empty for the other packings).
-    wsum: Vec<i16>,
+    wsum: Vec<i32>,
 }
 
 /// A SIMD kernel over whole rows: `acc` (`m x n_pad`, zeroed) += block-scaled products.
@@ -62,8 +62,11 @@ fn round_small_to_i16(y: f32) -> i16 {
 /// `k` high bytes then `k` low bytes. Both halves are 0..=127, the range in which
 /// `dot_i8x16_i7x16` is exact on every engine. Also, per row, whether all its low bytes are
 /// zero (a 7-bit row, [`InputPrecision::Coarse`]): the kernel skips their products.
-#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-fn split_7bit(qa: &[i16], k: usize) -> (Vec<u8>, Vec<bool>) {
+#[cfg(any(
+    all(target_arch = "wasm32", feature = "relaxed-simd"),
+    target_arch = "x86_64"
+))]
+pub(super) fn split_7bit(qa: &[i16], k: usize) -> (Vec<u8>, Vec<bool>) {
     let mut out = vec![0u8; 2 * qa.len()];
     let mut lo_zero = Vec::with_capacity(qa.len() / k.max(1));
     for (row, o) in qa.chunks_exact(k).zip(out.chunks_exact_mut(2 * k)) {
@@ -96,13 +99,19 @@ pub(super) struct Tile<T> {
     pub groups: usize,
     /// The tile's first row.
     #[cfg_attr(
-        not(all(target_arch = "wasm32", feature = "relaxed-simd")),
+        not(any(
+            all(target_arch = "wasm32", feature = "relaxed-simd"),
+            target_arch = "x86_64"
+        )),
         allow(dead_code)
     )]
     pub row: usize,
     /// The tile's first column.
     #[cfg_attr(
-        not(all(target_arch = "wasm32", feature = "relaxed-simd")),
+        not(any(
+            all(target_arch = "wasm32", feature = "relaxed-simd"),
+            target_arch = "x86_64"
+        )),
         allow(dead_code)
     )]
     pub col: usize,
@@ -248,14 +257,14 @@ fn scale_rows(acc: &mut [f32], ascale: &[f32], n_pad: usize) {
     }
 }
 
-/// `(columns per group, K values per column step)` for this machine's kernel: 16 x 2
-/// where the AVX-512 VNNI kernel runs (one 512-bit register holds 16 columns' i32 sums);
-/// 4 x 4 for the relaxed-SIMD kernel where this build has it and its block sums fit
-/// ([`relaxed_fits`]); else 4 x 2 (simd128 and AVX2 hold 4 columns).
+/// `(columns per group, K values per column step)` for this machine's kernel: 16 x 4
+/// where the AVX-512 VNNI kernel runs (one 512-bit register holds 16 columns' i32 sums)
+/// and its block sums fit ([`relaxed_fits`]); 4 x 4 for the relaxed-SIMD kernel where this
+/// build has it and its block sums fit; else 4 x 2 (simd128 and AVX2 hold 4 columns).
 fn layout(kb: usize) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
-    if super::int8_avx512::available() {
-        return (16, 2);
+    if super::int8_avx512::available() && relaxed_fits(kb) {
+        return (16, 4);
     }
     #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
     if relaxed_fits(kb) {
@@ -265,7 +274,7 @@ fn layout(kb: usize) -> (usize, usize) {
     (4, 2)
 }
 
-/// Whether the relaxed kernel's block sums fit an i32 for blocks of `kb`: the high 7-bit
+/// Whether the byte kernels' (relaxed SIMD, AVX-512 VNNI) block sums fit an i32 for blocks of `kb`: the high 7-bit
 /// half's sum (`kb * 127 * 127`) is shifted left by 7 before the low half is added.
 pub fn relaxed_fits(kb: usize) -> bool {
     (kb as i64) * 127 * 127 * 129 < i32::MAX as i64
@@ -321,7 +330,7 @@ impl PackedI8 {
         let nb = k / kb;
         let mut w = vec![0i8; n_pad * k];
         let mut scales = vec![0f32; nb * n_pad];
-        let mut wsum = vec![0i16; if kstep == 4 { nb * n_pad } else { 0 }];
+        let mut wsum = vec![0i32; if kstep == 4 { nb * n_pad } else { 0 }];
         let mut buf = vec![0i8; kb];
         for col in 0..n {
             let base = (col / g) * k * g + (col % g) * kstep;
@@ -337,7 +346,7 @@ impl PackedI8 {
                 }
                 if kstep == 4 {
                     let sum: i32 = buf.iter().map(|&v| v as i32).sum();
-                    wsum[b * n_pad + col] = sum.try_into().expect("a block's weight sum fits i16");
+                    wsum[b * n_pad + col] = sum;
                 }
             }
         }
@@ -433,7 +442,7 @@ impl PackedI8 {
     }
 
     pub fn size_in_bytes(&self) -> usize {
-        self.w.len() + 4 * self.scales.len() + 2 * self.wsum.len()
+        self.w.len() + 4 * (self.scales.len() + self.wsum.len())
     }
 
     /// The weights back as f32, `n x k` row-major (for tests and checks).
@@ -580,14 +589,12 @@ impl PackedI8 {
     /// (packed so only where the CPU has it), AVX2 for 4-column ones.
     #[cfg(target_arch = "x86_64")]
     fn x86_kernel(&self) -> Option<RowsKernel> {
-        if self.kstep != 2 {
-            None
-        } else if self.g == 16 {
-            Some(super::int8_avx512::run_rows)
-        } else if super::int8_avx2::available() && self.kb.is_multiple_of(4) {
-            Some(super::int8_avx2::run_rows)
-        } else {
-            None
+        match (self.g, self.kstep) {
+            (16, 4) => Some(super::int8_avx512::run_rows),
+            (4, 2) if super::int8_avx2::available() && self.kb.is_multiple_of(4) => {
+                Some(super::int8_avx2::run_rows)
+            }
+            _ => None,
         }
     }
 
@@ -771,14 +778,20 @@ impl PackedI8 {
     }
 
     /// `(columns per group, K values per column step)` of the packing.
-    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    #[cfg(any(
+        all(target_arch = "wasm32", feature = "relaxed-simd"),
+        target_arch = "x86_64"
+    ))]
     pub(super) fn layout(&self) -> (usize, usize) {
         (self.g, self.kstep)
     }
 
-    /// Per (block, column) weight sums (relaxed packing only).
-    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-    pub(super) fn wsum(&self) -> &[i16] {
+    /// Per (block, column) weight sums (byte packings, 4 K a step, only).
+    #[cfg(any(
+        all(target_arch = "wasm32", feature = "relaxed-simd"),
+        target_arch = "x86_64"
+    ))]
+    pub(super) fn wsum(&self) -> &[i32] {
         &self.wsum
     }
 
@@ -930,13 +943,13 @@ mod tests {
     #[test]
     fn simd_kernels_equal_scalar() {
         use super::super::{int8_avx2, int8_avx512};
-        // (name, kernel, its group width, its K-block multiple)
-        let mut kernels: Vec<(&str, RowsKernel, usize, usize)> = Vec::new();
+        // (name, kernel, its packing, its K-block multiple)
+        let mut kernels: Vec<(&str, RowsKernel, (usize, usize), usize)> = Vec::new();
         if int8_avx512::available() {
-            kernels.push(("avx512 vnni", int8_avx512::run_rows, 16, 2));
+            kernels.push(("avx512 vnni", int8_avx512::run_rows, (16, 4), 4));
         }
         if int8_avx2::available() {
-            kernels.push(("avx2", int8_avx2::run_rows, 4, 4));
+            kernels.push(("avx2", int8_avx2::run_rows, (4, 2), 4));
         }
         if kernels.is_empty() {
             eprintln!("no SIMD kernel for this CPU: only the scalar one runs");
@@ -967,15 +980,15 @@ mod tests {
                     want,
                     "matmul {m}x{k} @ {k}x{n}"
                 );
-                for (name, run, g, kb_multiple) in &kernels {
+                for (name, run, layout, kb_multiple) in &kernels {
                     if kb % kb_multiple != 0 {
                         continue;
                     }
-                    let p = PackedI8::from_f32_laid_out(&w, n, k, kb, (*g, 2));
+                    let p = PackedI8::from_f32_laid_out(&w, n, k, kb, *layout);
                     assert_eq!(
                         p.matmul_scalar_at(&x, m, precision),
                         want,
-                        "packing by {g} changed a value"
+                        "packing {layout:?} changed a value"
                     );
                     let got = PackedI8::matmul_threaded(&[(&p, ep)], &x, m, precision, *run);
                     assert_eq!(got[0], want, "{name} {m}x{k} @ {k}x{n} {precision:?}");
@@ -991,7 +1004,7 @@ mod tests {
     fn a_shared_input_and_the_epilogue_change_no_value() {
         let (m, k, n) = (11, 96, 32);
         let x = lcg(3, m * k);
-        let mut layouts = vec![(4, 2), (16, 2)];
+        let mut layouts = vec![(4, 2), (16, 2), (16, 4)];
         if relaxed_fits(32) {
             layouts.push((4, 4));
         }

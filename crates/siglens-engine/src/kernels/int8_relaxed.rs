@@ -34,7 +34,7 @@ unsafe fn tile<const R: usize, const C: usize, const LO: bool>(
     a: *const u8,
     w: *const i8,
     scales: *const f32,
-    wsum: *const i16,
+    wsum: *const i32,
     out: *mut f32,
     k: usize,
     kb: usize,
@@ -72,7 +72,7 @@ unsafe fn tile<const R: usize, const C: usize, const LO: bool>(
         }
         for c in 0..C {
             // 8192 * sum(w) of the block's 4 columns: the offset the activations carry.
-            let off = i32x4_shl(i32x4_load_extend_i16x4(wsum.add(b * n_pad + c * 4)), 13);
+            let off = i32x4_shl(v128_load(wsum.add(b * n_pad + c * 4) as *const v128), 13);
             let s = v128_load(scales.add(b * n_pad + c * 4) as *const v128);
             for (r, row) in acc.iter().enumerate() {
                 let o = out.add(r * n_pad + c * 4) as *mut v128;
@@ -92,7 +92,7 @@ unsafe fn tile_14bit<const R: usize, const C: usize>(
     a: *const u8,
     w: *const i8,
     scales: *const f32,
-    wsum: *const i16,
+    wsum: *const i32,
     out: *mut f32,
     k: usize,
     kb: usize,
@@ -110,7 +110,7 @@ unsafe fn tile_7bit<const R: usize, const C: usize>(
     a: *const u8,
     w: *const i8,
     scales: *const f32,
-    wsum: *const i16,
+    wsum: *const i32,
     out: *mut f32,
     k: usize,
     kb: usize,

@@ -2,14 +2,15 @@
 //! matmuls run 2.4-3.7x slower than its f32 one at SigLIP's token-batch shapes
 //! (BENCHMARKS.md), and Candle's GELU calls a software `tanhf` per element there.
 //! - [`int8`]: `y = x W^T` on int8 weights (q8_0/q4_0 blocks kept exact, one f32 scale per
-//!   block along K) and per-row 14-bit activations, accumulating in i32 per block. A
-//!   portable scalar implementation (native, and the reference in tests) and a
-//!   simd128 one (`int8_simd`, wasm32 only) built on `i32x4.dot_i16x8_s`, and its x86-64
-//!   twins (`int8_avx512` on VNNI, else `int8_avx2`; detected at run time, rows over the
-//!   rayon pool). With the `relaxed-simd` feature, `int8_relaxed` on
-//!   `i32x4.relaxed_dot_i8x16_i7x16_add_s` (the activations as two exact 7-bit halves).
-//!   All walk their tiles through `int8::walk_tiles`; activations are 14-bit everywhere,
-//!   so every kernel gives the scalar one's numbers bit for bit.
+//!   block along K) and per-row 14-bit activations (7-bit on the rows `InputPrecision::Coarse`
+//!   lets, stored as `128 q`), accumulating in i32 per block. A portable scalar
+//!   implementation (native, and the reference in tests) and a simd128 one (`int8_simd`,
+//!   wasm32 only) built on `i32x4.dot_i16x8_s`, and its AVX2 twin (`int8_avx2`). The byte
+//!   kernels take the activations as two exact 7-bit halves and skip the low ones on 7-bit
+//!   tiles: `int8_relaxed` (`relaxed-simd` feature) on `i32x4.relaxed_dot_i8x16_i7x16_add_s`,
+//!   `int8_avx512` on `vpdpbusd` (x86-64 with VNNI). Native kernels are detected at run
+//!   time, rows over the rayon pool. All walk their tiles through `int8::walk_tiles` and
+//!   sum exact integers, so every kernel gives the scalar one's numbers bit for bit.
 //! - [`gelu`], [`softmax`]: on the branch-free [`exp`], loops LLVM vectorizes for simd128.
 //! - [`attention`], [`layer_norm`]: the rest of an encoder layer on plain buffers (the CPU
 //!   path of `model/cpu_layer`), over the threads of [`par`] natively.
