@@ -90,37 +90,7 @@ unsafe fn tile<const R: usize, const C: usize, const LO: bool>(
     }
 }
 
-/// [`tile`] with the low halves. Safety: [`tile`]'s.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_14bit<const R: usize, const C: usize>(
-    a: *const u8,
-    w: *const i8,
-    scales: *const f32,
-    wsum: *const i32,
-    out: *mut f32,
-    k: usize,
-    kb: usize,
-    n_pad: usize,
-) {
-    tile::<R, C, true>(a, w, scales, wsum, out, k, kb, n_pad)
-}
-
-/// [`tile`] on rows whose low halves are all zero. Safety: [`tile`]'s.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_7bit<const R: usize, const C: usize>(
-    a: *const u8,
-    w: *const i8,
-    scales: *const f32,
-    wsum: *const i32,
-    out: *mut f32,
-    k: usize,
-    kb: usize,
-    n_pad: usize,
-) {
-    tile::<R, C, false>(a, w, scales, wsum, out, k, kb, n_pad)
-}
+byte_tiles!("avx512f,avx512bw,avx512vnni", rows [4, 3, 2, 1], groups [1, 2, 3, 4]);
 
 /// Rows `0..m` of `qa` into `acc` (`m x n_pad`, zeroed), 4 rows x 64 columns a tile (4 x 4
 /// registers of sums: ~93% of the VNNI instruction's peak in a loop on cached data, Zen 5,
@@ -137,26 +107,6 @@ pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32
     assert_eq!(wsum.len(), (k / kb) * n_pad);
     let (halves, lo_zero) = super::int8::split_7bit(qa, k);
     super::int8::walk_tiles(p, &halves, m, acc, (4, 4), |t| {
-        let seven_bit = lo_zero[t.row..t.row + t.rows].iter().all(|&z| z);
-        let ws = wsum.as_ptr().add(t.col);
-        if seven_bit {
-            dispatch_tile!(
-                tile_7bit,
-                t.rows,
-                t.groups,
-                (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
-                rows [4, 3, 2, 1],
-                groups [1, 2, 3, 4]
-            );
-        } else {
-            dispatch_tile!(
-                tile_14bit,
-                t.rows,
-                t.groups,
-                (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
-                rows [4, 3, 2, 1],
-                groups [1, 2, 3, 4]
-            );
-        }
+        run_tile(t, &lo_zero, wsum, (k, kb, n_pad))
     });
 }

@@ -83,41 +83,7 @@ unsafe fn tile<const R: usize, const C: usize, const LO: bool>(
     }
 }
 
-/// [`tile`] with the low halves.
-///
-/// Safety: [`tile`]'s.
-#[target_feature(enable = "relaxed-simd")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_14bit<const R: usize, const C: usize>(
-    a: *const u8,
-    w: *const i8,
-    scales: *const f32,
-    wsum: *const i32,
-    out: *mut f32,
-    k: usize,
-    kb: usize,
-    n_pad: usize,
-) {
-    tile::<R, C, true>(a, w, scales, wsum, out, k, kb, n_pad)
-}
-
-/// [`tile`] on rows whose low halves are all zero.
-///
-/// Safety: [`tile`]'s.
-#[target_feature(enable = "relaxed-simd")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_7bit<const R: usize, const C: usize>(
-    a: *const u8,
-    w: *const i8,
-    scales: *const f32,
-    wsum: *const i32,
-    out: *mut f32,
-    k: usize,
-    kb: usize,
-    n_pad: usize,
-) {
-    tile::<R, C, false>(a, w, scales, wsum, out, k, kb, n_pad)
-}
+byte_tiles!("relaxed-simd", rows [1, 2, 3, 4, 5, 6], groups [1, 2, 3, 4]);
 
 /// `acc` (`m x n_pad`, zeroed) += the block-scaled products of `halves`
 /// (`int8::split_7bit`'s rows; `lo_zero`: which have all-zero low halves); `rows` x
@@ -139,31 +105,8 @@ pub(super) fn run(
     assert_eq!(lo_zero.len(), m);
     let (rows, groups) = (rows.clamp(1, 6), groups.clamp(1, 4));
     super::int8::walk_tiles(p, halves, m, acc, (rows, groups), |t| {
-        let seven_bit = lo_zero[t.row..t.row + t.rows].iter().all(|&z| z);
-        // SAFETY: `walk_tiles` checked the slices' sizes; the tile's pointers cover its
-        // rows and groups over all of K, and `wsum` has the scales' shape; `tile_7bit` only
-        // where the rows' low halves are zero.
-        unsafe {
-            let ws = wsum.as_ptr().add(t.col);
-            if seven_bit {
-                dispatch_tile!(
-                    tile_7bit,
-                    t.rows,
-                    t.groups,
-                    (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
-                    rows [1, 2, 3, 4, 5, 6],
-                    groups [1, 2, 3, 4]
-                )
-            } else {
-                dispatch_tile!(
-                    tile_14bit,
-                    t.rows,
-                    t.groups,
-                    (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
-                    rows [1, 2, 3, 4, 5, 6],
-                    groups [1, 2, 3, 4]
-                )
-            }
-        }
+        // SAFETY: `walk_tiles` checked the slices' sizes, so the tile's pointers cover its
+        // rows and groups over all of K; `wsum` has the scales' shape (checked above).
+        unsafe { run_tile(t, lo_zero, wsum, (k, kb, n_pad)) }
     });
 }

@@ -38,6 +38,69 @@ macro_rules! dispatch_tile {
     };
 }
 
+/// For the byte kernels (`int8_relaxed`, `int8_avx512`), each with a
+/// `tile::<R, C, LO>(a, w, scales, wsum, out, k, kb, n_pad)`: `run_tile`, one register
+/// tile of `int8::walk_tiles` over `int8::split_7bit`'s rows, without the low halves'
+/// products where all the tile's rows have zero ones (`lo_zero`), else with them; its
+/// sizes from the lists, as `dispatch_tile!`. Safety (of `run_tile`): the `tile`'s, for
+/// the walk's tile; `wsum` has the scales' shape.
+#[cfg(any(
+    all(target_arch = "wasm32", feature = "relaxed-simd"),
+    target_arch = "x86_64"
+))]
+macro_rules! byte_tiles {
+    ($features:literal, rows $rows:tt, groups $groups:tt) => {
+        #[target_feature(enable = $features)]
+        unsafe fn run_tile(
+            t: super::int8::Tile<u8>,
+            lo_zero: &[bool],
+            wsum: &[i32],
+            (k, kb, n_pad): (usize, usize, usize),
+        ) {
+            #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn with_lo<const R: usize, const C: usize>(
+                a: *const u8,
+                w: *const i8,
+                scales: *const f32,
+                wsum: *const i32,
+                out: *mut f32,
+                k: usize,
+                kb: usize,
+                n_pad: usize,
+            ) {
+                tile::<R, C, true>(a, w, scales, wsum, out, k, kb, n_pad)
+            }
+            #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn without_lo<const R: usize, const C: usize>(
+                a: *const u8,
+                w: *const i8,
+                scales: *const f32,
+                wsum: *const i32,
+                out: *mut f32,
+                k: usize,
+                kb: usize,
+                n_pad: usize,
+            ) {
+                tile::<R, C, false>(a, w, scales, wsum, out, k, kb, n_pad)
+            }
+            let ws = wsum.as_ptr().add(t.col);
+            if lo_zero[t.row..t.row + t.rows].iter().all(|&z| z) {
+                dispatch_tile!(
+                    without_lo, t.rows, t.groups, (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
+                    rows $rows, groups $groups
+                )
+            } else {
+                dispatch_tile!(
+                    with_lo, t.rows, t.groups, (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
+                    rows $rows, groups $groups
+                )
+            }
+        }
+    };
+}
+
 /// A free function compiled twice natively: as built, and for AVX-512F where the CPU has it
 /// (chosen at run time), so LLVM vectorizes its loops 16 lanes wide. For element-wise loops
 /// (GELU, softmax, layer norm): the same IEEE operations in wider registers, so the same
