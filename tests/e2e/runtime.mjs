@@ -150,12 +150,12 @@ async function waitEmbedded() {
 }
 
 /// Classifies the embedded IMAGES with LABELS in the page; the largest difference from
-/// `siglens classify` on the same GGUF.
+/// `siglens classify` on the same GGUF (or on `opts.model`).
 async function classifyVsCli(opts = {}) {
   await page.fill('#labels', LABELS.join('\n'));
   await page.click('#classify');
   await page.waitForSelector('#matrix');
-  const native = cli(['classify', '--model', modelFile, ...LABELS.flatMap((l) => ['--label', l]),
+  const native = cli(['classify', '--model', opts.model ?? modelFile, ...LABELS.flatMap((l) => ['--label', l]),
     ...IMAGES.map((f) => join(fixtures, f))], opts);
   let worst = 0;
   for (const row of native) {
@@ -170,8 +170,8 @@ async function classifyVsCli(opts = {}) {
 }
 
 /// The native CLI on the same model. In the browser q8_0 weights compute on the int8
-/// kernel (activations rounded per row to 14 bits), so by default the CLI is asked for the
-/// same kernel (`--int8-kernel`). They still cannot agree bit for bit: the two builds differ
+/// kernel (activations rounded per row to 14 bits, the vision MLP's input to 7 bits on rows
+/// without outliers), so by default the CLI is asked for the same kernel (`--int8-kernel`). They still cannot agree bit for bit: the two builds differ
 /// in the last bits of some f32 ops outside the kernel (native attention uses FMA, wasm
 /// does not), and such a difference can flip an activation's rounding. On tiny48's 48-wide
 /// rows, at 14 bits, the worst of this test's 20 scores differs by 4.2e-4 (the same scores' int8-vs-f32 difference natively:
@@ -218,11 +218,19 @@ try {
 
     const worst = await classifyVsCli();
     console.log(`     classify: max |browser - native| = ${worst.toExponential(2)}`);
-    // Against the CLI's default f32 math: what the int8 kernel's activation rounding costs.
+    // Against the CLI's f32 math on the same q8_0 weights: what the int8 kernel's activation
+    // rounding costs; beside it, what the user sees against the f32 model (q8_0 storage and
+    // the rounding together). With 14-bit activations everywhere the first was 4.4e-4; the
+    // vision MLP's 7-bit input makes it 1.5e-2 on this 48-wide model (BENCHMARKS.md "7-bit
+    // MLP inputs"; on the base architecture it adds ~1% to the cosine error q8_0 costs),
+    // against 5.3e-2 for the whole. The rounding must stay the smaller part: a kernel rounding
+    // more than it should (7 bits on q/k/v, fewer bits) would not.
     const vsF32 = await classifyVsCli({ int8: false });
-    console.log(`     classify vs the CLI's dequantized f32 math: max |d| = ${vsF32.toExponential(2)}`);
+    const vsF32Model = await classifyVsCli({ int8: false, model: join(root, 'tests/fixtures/models/tiny48') });
+    console.log(`     classify vs the CLI's dequantized f32 math: max |d| = ${vsF32.toExponential(2)}; vs the f32 model: ${vsF32Model.toExponential(2)}`);
     assert(worst <= BAR, `scores differ from the CLI by ${worst}`);
-    assert(vsF32 <= 1e-3, `the int8 kernel moves scores by ${vsF32}`);
+    assert(vsF32 <= 0.5 * vsF32Model,
+      `the int8 kernel's rounding moves scores by ${vsF32}, not under half of the ${vsF32Model} against the f32 model`);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
     const exported = JSON.parse(readFileSync(await download.path(), 'utf8'));
