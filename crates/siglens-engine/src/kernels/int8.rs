@@ -38,15 +38,21 @@ pub struct PackedI8 {
     w: Vec<i8>,
     /// `[k / kb][n_pad]`.
     scales: Vec<f32>,
-    /// Each (block, column)'s sum of weights, `[k / kb][n_pad]`: the relaxed-SIMD kernel's
-    /// offset correction (empty for the other packings).
+    /// Each (block, column)'s sum of weights, `[k / kb][n_pad]`: the byte kernels' offset
+    /// correction (empty for the packings of 2 K a step).
     wsum: Vec<i32>,
 }
 
 /// A SIMD kernel over whole rows: `acc` (`m x n_pad`, zeroed) += block-scaled products.
 /// Unsafe: the CPU must have its features.
 #[cfg(target_arch = "x86_64")]
-type RowsKernel = unsafe fn(&PackedI8, &[i16], usize, &mut [f32]);
+#[derive(Clone, Copy)]
+enum RowsKernel {
+    /// On the i16 rows (AVX2).
+    Words(unsafe fn(&PackedI8, &[i16], usize, &mut [f32])),
+    /// On [`split_7bit`]'s halves and low-zero flags (AVX-512 VNNI).
+    Bytes(unsafe fn(&PackedI8, &[u8], &[bool], usize, &mut [f32])),
+}
 
 /// `y.round_ties_even() as i16` for |y| <= 32767: after the magic add the integer sits in
 /// the low mantissa bits, so it is read off the bits (integer ops that vectorize; an
@@ -57,7 +63,7 @@ fn round_small_to_i16(y: f32) -> i16 {
     ((y + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32) as i16
 }
 
-/// The relaxed kernel's operands: each row of `qa` (|q| <= 8191) as `u = q + 8192`
+/// The byte kernels' operands (relaxed SIMD, AVX-512 VNNI): each row of `qa` (|q| <= 8191) as `u = q + 8192`
 /// (1..=16383) split into its high and low 7 bits, `u = 128 * hi + lo`, laid out per row as
 /// `k` high bytes then `k` low bytes. Both halves are 0..=127, the range in which
 /// `dot_i8x16_i7x16` is exact on every engine. Also, per row, whether all its low bytes are
@@ -274,8 +280,9 @@ fn layout(kb: usize) -> (usize, usize) {
     (4, 2)
 }
 
-/// Whether the byte kernels' (relaxed SIMD, AVX-512 VNNI) block sums fit an i32 for blocks of `kb`: the high 7-bit
-/// half's sum (`kb * 127 * 127`) is shifted left by 7 before the low half is added.
+/// Whether the byte kernels' (relaxed SIMD, AVX-512 VNNI) block sums fit an i32 for blocks
+/// of `kb`: the high 7-bit half's sum (`kb * 127 * 127`) is shifted left by 7 before the low
+/// half is added.
 pub fn relaxed_fits(kb: usize) -> bool {
     (kb as i64) * 127 * 127 * 129 < i32::MAX as i64
 }
@@ -590,15 +597,16 @@ impl PackedI8 {
     #[cfg(target_arch = "x86_64")]
     fn x86_kernel(&self) -> Option<RowsKernel> {
         match (self.g, self.kstep) {
-            (16, 4) => Some(super::int8_avx512::run_rows),
+            (16, 4) => Some(RowsKernel::Bytes(super::int8_avx512::run_rows)),
             (4, 2) if super::int8_avx2::available() && self.kb.is_multiple_of(4) => {
-                Some(super::int8_avx2::run_rows)
+                Some(RowsKernel::Words(super::int8_avx2::run_rows))
             }
             _ => None,
         }
     }
 
-    /// Rows shared out over the rayon pool; each task quantizes its rows once, runs
+    /// Rows shared out over the rayon pool; each task quantizes its rows once (and splits
+    /// them once for a byte kernel), runs
     /// `kernel` for each matrix and scales them (the same arithmetic as `matmul_scalar`,
     /// per row), then applies the matrix's epilogue.
     #[cfg(target_arch = "x86_64")]
@@ -630,10 +638,22 @@ impl PackedI8 {
             .for_each(|(i, (outs, x))| {
                 let r = x.len() / first.k;
                 let (qa, ascale) = first.quantize_rows(x, r, precision);
+                let split = match kernel {
+                    RowsKernel::Bytes(_) => Some(split_7bit(&qa, first.k)),
+                    RowsKernel::Words(_) => None,
+                };
                 for (acc, (p, ep)) in outs.into_iter().zip(parts) {
                     // SAFETY: `x86_kernel` chose a kernel this CPU runs, for this packing
-                    // (every part has it); `qa` and `acc` hold `r` whole rows.
-                    unsafe { kernel(p, &qa, r, acc) };
+                    // (every part has it); `qa`, its split and `acc` hold `r` whole rows.
+                    unsafe {
+                        match (kernel, &split) {
+                            (RowsKernel::Bytes(run), Some((h, lo_zero))) => {
+                                run(p, h, lo_zero, r, acc)
+                            }
+                            (RowsKernel::Words(run), _) => run(p, &qa, r, acc),
+                            (RowsKernel::Bytes(_), None) => unreachable!("split above"),
+                        }
+                    }
                     scale_rows(acc, &ascale, p.n_pad);
                     ep.apply(acc, p.n_pad, p.n, i * rows);
                 }
@@ -946,10 +966,15 @@ mod tests {
         // (name, kernel, its packing, its K-block multiple)
         let mut kernels: Vec<(&str, RowsKernel, (usize, usize), usize)> = Vec::new();
         if int8_avx512::available() {
-            kernels.push(("avx512 vnni", int8_avx512::run_rows, (16, 4), 4));
+            kernels.push((
+                "avx512 vnni",
+                RowsKernel::Bytes(int8_avx512::run_rows),
+                (16, 4),
+                4,
+            ));
         }
         if int8_avx2::available() {
-            kernels.push(("avx2", int8_avx2::run_rows, (4, 2), 4));
+            kernels.push(("avx2", RowsKernel::Words(int8_avx2::run_rows), (4, 2), 4));
         }
         if kernels.is_empty() {
             eprintln!("no SIMD kernel for this CPU: only the scalar one runs");

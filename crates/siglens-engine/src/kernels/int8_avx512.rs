@@ -92,21 +92,28 @@ unsafe fn tile<const R: usize, const C: usize, const LO: bool>(
 
 byte_tiles!("avx512f,avx512bw,avx512vnni", rows [4, 3, 2, 1], groups [1, 2, 3, 4]);
 
-/// Rows `0..m` of `qa` into `acc` (`m x n_pad`, zeroed), 4 rows x 64 columns a tile (4 x 4
+/// Rows `0..m` of `halves` (`int8::split_7bit`'s; `lo_zero`: which have all-zero low
+/// halves) into `acc` (`m x n_pad`, zeroed), 4 rows x 64 columns a tile (4 x 4
 /// registers of sums: ~93% of the VNNI instruction's peak in a loop on cached data, Zen 5,
 /// where 8 x 3 ran at ~72%; BENCHMARKS.md).
 ///
 /// Safety: the features of `available`. Panics on slices of other sizes (`walk_tiles`) or
 /// another packing.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn run_rows(p: &PackedI8, qa: &[i16], m: usize, acc: &mut [f32]) {
+pub(super) unsafe fn run_rows(
+    p: &PackedI8,
+    halves: &[u8],
+    lo_zero: &[bool],
+    m: usize,
+    acc: &mut [f32],
+) {
     let (k, n_pad, kb) = p.dims();
     assert_eq!(p.layout(), (16, 4), "weights not packed for this kernel");
     assert!(super::int8::relaxed_fits(kb) && kb.is_multiple_of(4));
     let wsum = p.wsum();
     assert_eq!(wsum.len(), (k / kb) * n_pad);
-    let (halves, lo_zero) = super::int8::split_7bit(qa, k);
-    super::int8::walk_tiles(p, &halves, m, acc, (4, 4), |t| {
-        run_tile(t, &lo_zero, wsum, (k, kb, n_pad))
+    assert_eq!(lo_zero.len(), m);
+    super::int8::walk_tiles(p, halves, m, acc, (4, 4), |t| {
+        run_tile(t, lo_zero, wsum, (k, kb, n_pad))
     });
 }

@@ -29,7 +29,6 @@ use super::int8::PackedI8;
 /// engine must support relaxed SIMD (the module does not validate otherwise).
 #[target_feature(enable = "relaxed-simd")]
 #[allow(clippy::too_many_arguments)]
-#[inline]
 unsafe fn tile<const R: usize, const C: usize, const LO: bool>(
     a: *const u8,
     w: *const i8,

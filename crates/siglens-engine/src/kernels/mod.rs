@@ -16,8 +16,9 @@
 //!   path of `model/cpu_layer`), over the threads of [`par`] natively.
 
 // Before the kernel modules: a `macro_rules!` is visible only below its definition.
-/// Calls `$tile::<R, C>$args` for a SIMD kernel's run-time tile of `$rows` rows x `$groups`
-/// column groups, `R` and `C` from the kernel's lists (each size is its own monomorphized
+/// Calls `$tile::<R, C>$args` (with `then LO`: `$tile::<R, C, LO>$args`) for a SIMD
+/// kernel's run-time tile of `$rows` rows x `$groups` column groups, `R` and `C` from the
+/// kernel's lists (each size is its own monomorphized
 /// loop; `walk_tiles` hands out no other sizes).
 #[cfg(any(
     all(target_arch = "wasm32", target_feature = "simd128"),
@@ -30,9 +31,21 @@ macro_rules! dispatch_tile {
             r => unreachable!("tile rows {r}"),
         }
     };
+    ($tile:ident, $rows:expr, $groups:expr, $args:tt, rows [$($r:literal),*], groups $cs:tt, then $lo:tt) => {
+        match $rows {
+            $($r => dispatch_tile!(@groups $tile, $r, $groups, $args, $cs, then $lo),)*
+            r => unreachable!("tile rows {r}"),
+        }
+    };
     (@groups $tile:ident, $r:literal, $groups:expr, $args:tt, [$($c:literal),*]) => {
         match $groups {
             $($c => $tile::<$r, $c> $args,)*
+            c => unreachable!("tile groups {c}"),
+        }
+    };
+    (@groups $tile:ident, $r:literal, $groups:expr, $args:tt, [$($c:literal),*], then $lo:tt) => {
+        match $groups {
+            $($c => $tile::<$r, $c, $lo> $args,)*
             c => unreachable!("tile groups {c}"),
         }
     };
@@ -57,44 +70,16 @@ macro_rules! byte_tiles {
             wsum: &[i32],
             (k, kb, n_pad): (usize, usize, usize),
         ) {
-            #[target_feature(enable = $features)]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn with_lo<const R: usize, const C: usize>(
-                a: *const u8,
-                w: *const i8,
-                scales: *const f32,
-                wsum: *const i32,
-                out: *mut f32,
-                k: usize,
-                kb: usize,
-                n_pad: usize,
-            ) {
-                tile::<R, C, true>(a, w, scales, wsum, out, k, kb, n_pad)
-            }
-            #[target_feature(enable = $features)]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn without_lo<const R: usize, const C: usize>(
-                a: *const u8,
-                w: *const i8,
-                scales: *const f32,
-                wsum: *const i32,
-                out: *mut f32,
-                k: usize,
-                kb: usize,
-                n_pad: usize,
-            ) {
-                tile::<R, C, false>(a, w, scales, wsum, out, k, kb, n_pad)
-            }
             let ws = wsum.as_ptr().add(t.col);
             if lo_zero[t.row..t.row + t.rows].iter().all(|&z| z) {
                 dispatch_tile!(
-                    without_lo, t.rows, t.groups, (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
-                    rows $rows, groups $groups
+                    tile, t.rows, t.groups, (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
+                    rows $rows, groups $groups, then false
                 )
             } else {
                 dispatch_tile!(
-                    with_lo, t.rows, t.groups, (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
-                    rows $rows, groups $groups
+                    tile, t.rows, t.groups, (t.qa, t.w, t.scales, ws, t.out, k, kb, n_pad),
+                    rows $rows, groups $groups, then true
                 )
             }
         }
